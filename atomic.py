@@ -1,0 +1,75 @@
+"""Atomic outputs and exclusive locks shared by every stage.
+
+An output is written under a temporary name in its own folder and renamed over the
+final name only once complete, so a run killed at any moment leaves the previous
+output intact; a lock file keeps two runs from writing the same output at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import Iterator
+
+from mclnn.errors import DatasetError
+
+__all__ = ["atomic_path", "exclusive_lock"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds.
+
+    Parameters
+    ----------
+    path : str or Path
+        The final output file. Its folder is created if needed.
+
+    Yields
+    ------
+    Path
+        Where to write. On an exception the temporary file is removed and ``path``
+        is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` + ``.lock`` for the duration of the block.
+
+    The lock is released by the operating system if the process dies, so it never
+    goes stale. Once it is held, temporary files that a killed run left beside
+    ``path`` are removed: no other process can be writing them.
+
+    Raises
+    ------
+    DatasetError
+        Another process holds the lock.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(f".{path.name}.lock")
+    with open(lock_path, "w") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatasetError(
+                f"{path}: another mclnn run is writing this output right now; "
+                "wait for it to finish or give a different --out"
+            ) from None
+        for leftover in path.parent.glob(f".{path.name}.*.partial"):
+            leftover.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -1,0 +1,124 @@
+"""The ``mclnn`` command line: each command parses its options and calls one library function.
+
+Library errors (:class:`mclnn.MCLNNError`) are turned into a one-line message and exit
+status 1 here, and only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from mclnn.config import available_datasets, load_config
+from mclnn.errors import MCLNNError
+
+__all__ = ["cli", "main"]
+
+DEFAULT_OUT_ROOT = Path("mclnn-data")
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False),
+    help="Extra datasets YAML file; its entries add to or replace the packaged datasets.yaml.",
+)
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+    help="Override one datasets.yaml setting, e.g. --set features.n_mels=40 (repeatable).",
+)
+out_option = click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder shared by all stages [default: ./mclnn-data/<dataset>/].",
+)
+jobs_option = click.option(
+    "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers [default: all cores].",
+)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MCLNNError as error:
+            raise click.ClickException(str(error)) from None
+
+
+class _ProgressBar:
+    """A progress callback ``(done, total)`` drawing a click bar with counts and ETA."""
+
+    def __init__(self, label):
+        self._label = label
+        self._bar = None
+
+    def __call__(self, done, total):
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label=self._label, show_pos=True, show_eta=True,
+                                          file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._bar.pos)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+@click.version_option(package_name="mclnn")
+def cli(verbose):
+    """Masked Conditional Neural Networks for sound classification, from audio to report."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.captureWarnings(True)
+
+
+@cli.command()
+@config_option
+def datasets(config_path):
+    """List the datasets datasets.yaml (and --config) define."""
+    for name in available_datasets(config_path=config_path):
+        config = load_config(name, config_path=config_path)
+        click.echo(f"{name:18} {config.description}")
+
+
+@cli.command()
+@click.argument("dataset")
+@config_option
+@set_option
+@click.option("--source", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the dataset's audio [default: source.path in datasets.yaml].")
+@out_option
+@jobs_option
+@click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
+@click.option("--skip-bad", is_flag=True,
+              help="Record unreadable, silent or too-short clips in the output and go on, instead of failing.")
+def transform(dataset, config_path, overrides, source, out_dir, jobs, force, skip_bad):
+    """Extract features of DATASET's audio (and augmentations) into one ordered Dataset.hdf5."""
+    from mclnn.preprocess import resolve_source, transform_dataset
+
+    config = load_config(dataset, config_path=config_path, overrides=overrides)
+    out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
+    with _ProgressBar(f"{dataset}: clips") as progress:
+        result = transform_dataset(
+            config, source_dir=resolve_source(config, source), out_dir=out_dir, jobs=jobs,
+            force=force, skip_bad=skip_bad, progress=progress,
+        )
+    if result.up_to_date:
+        click.echo(f"{dataset}: {result.path} is up to date ({result.n_clips} clips)")
+        return
+    click.echo(
+        f"{dataset}: wrote {result.path}: {result.n_clips} clips from {result.n_originals} originals"
+        f"{f', {len(result.skipped)} bad clips skipped' if result.skipped else ''} in {result.seconds:.1f} s"
+    )
+
+
+def main():
+    """Console-script entry point."""
+    cli(prog_name="mclnn")
+
+
+if __name__ == "__main__":
+    main()

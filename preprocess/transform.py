@@ -1,0 +1,282 @@
+"""``mclnn transform``: a dataset's audio (and augmented variants) -> one ordered Dataset.hdf5."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import h5py
+import joblib
+import librosa
+import numpy as np
+import soundfile
+from threadpoolctl import threadpool_limits
+
+import mclnn
+from mclnn.atomic import atomic_path, exclusive_lock
+from mclnn.config import DatasetConfig, settings_hash
+from mclnn.errors import DatasetError, MCLNNError, ParameterError
+from mclnn.preprocess.audio import check_signal, fit_length, load_audio
+from mclnn.preprocess.augmentation import check_programs, deform
+from mclnn.preprocess.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
+from mclnn.preprocess.discovery import ClipSource, discover_clips, source_fingerprint
+from mclnn.preprocess.features import log_mel_features
+from mclnn.preprocess.toy import ensure_toy_audio
+
+__all__ = ["TransformResult", "dataset_path", "resolve_source", "storage_ordering_path", "transform_dataset"]
+
+logger = logging.getLogger(__name__)
+
+DATASET_FILE = "Dataset.hdf5"
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """What a transform run did.
+
+    Attributes
+    ----------
+    path : Path
+        The Dataset.hdf5.
+    n_clips : int
+        Clips stored (originals and variants).
+    n_originals : int
+        Original clips stored.
+    skipped : tuple of (str, str)
+        ``(file, reason)`` of every clip left out with ``skip_bad``.
+    up_to_date : bool
+        True when nothing had to be done.
+    seconds : float
+        Wall time.
+    """
+
+    path: Path
+    n_clips: int
+    n_originals: int
+    skipped: tuple[tuple[str, str], ...]
+    up_to_date: bool
+    seconds: float
+
+
+def dataset_path(out_dir: str | Path) -> Path:
+    """Where a stage finds the Dataset.hdf5 under an output folder."""
+    return Path(out_dir) / DATASET_FILE
+
+
+def storage_ordering_path(out_dir: str | Path, dataset: str) -> Path:
+    """The ``<dataset>_storage_ordering.txt`` file: one source path per stored clip."""
+    return Path(out_dir) / f"{dataset}_storage_ordering.txt"
+
+
+def resolve_source(config: DatasetConfig, source: str | Path | None = None) -> Path:
+    """The audio folder: ``source`` if given, else datasets.yaml's ``source.path``,
+    else the synthesized audio of a generated dataset.
+
+    Raises
+    ------
+    ParameterError
+        No source anywhere.
+    """
+    if source is not None:
+        return Path(source).expanduser()
+    if config.source.path:
+        return Path(config.source.path).expanduser()
+    if config.source.generator == "toy":
+        return ensure_toy_audio()
+    raise ParameterError(
+        f"no audio folder for dataset {config.name!r}: pass --source DIR or set source.path in datasets.yaml"
+    )
+
+
+def transform_dataset(
+    config: DatasetConfig,
+    *,
+    source_dir: str | Path,
+    out_dir: str | Path,
+    jobs: int | None = None,
+    force: bool = False,
+    skip_bad: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TransformResult:
+    """Extract features of every clip (and its augmented variants) into Dataset.hdf5.
+
+    A rerun whose settings and source files are unchanged does nothing. The output and
+    the storage ordering file are written under temporary names and renamed when
+    complete, under a lock that keeps concurrent runs on the same output apart.
+
+    Parameters
+    ----------
+    config : DatasetConfig
+    source_dir : str or Path
+        The dataset's audio folder.
+    out_dir : str or Path
+        Output folder; receives Dataset.hdf5 and ``<dataset>_storage_ordering.txt``.
+    jobs : int, optional
+        Parallel workers (default: all cores). Threads for feature extraction, which
+        releases the GIL; processes when augmenting, which is Python- and
+        subprocess-heavy.
+    force : bool
+        Rebuild even when up to date.
+    skip_bad : bool
+        Record unreadable, silent or too-short clips in the output's metadata and go on,
+        instead of failing on the first.
+    progress : callable, optional
+        Called as ``progress(done, total)`` with counts of original clips.
+
+    Returns
+    -------
+    TransformResult
+
+    Raises
+    ------
+    DatasetError
+        Missing or bad source files (naming the file), or a concurrent run.
+    ParameterError
+        Bad settings, or a program augmentation needs is missing.
+    """
+    started = time.perf_counter()
+    source_dir, out_dir = Path(source_dir), Path(out_dir)
+    output = dataset_path(out_dir)
+    clips = discover_clips(config.source, root=source_dir)
+    extra_files = (source_dir / config.source.csv,) if config.source.layout == "csv" else ()
+    recorded = {
+        "config_hash": _config_hash(config),
+        "source_fingerprint": source_fingerprint(clips, extra_files=extra_files),
+    }
+    if not force and _recorded_attrs(output, recorded) == recorded:
+        logger.info("%s is up to date", output)
+        return _result(output, up_to_date=True, started=started)
+    check_programs(config.augmentation)
+    ordering = storage_ordering_path(out_dir, config.name)
+    with exclusive_lock(output), exclusive_lock(ordering), atomic_path(output) as partial_output, \
+            atomic_path(ordering) as partial_ordering:
+        class_names = sorted({clip.category for clip in clips})
+        skipped = _write_dataset(
+            config, clips, class_names, partial_output, partial_ordering,
+            jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
+        )
+        if len(skipped) == len(clips):
+            raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
+    return _result(output, up_to_date=False, started=started)
+
+
+def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded):
+    features = config.features
+    chunk_frames = features.n_frames
+    writer = DatasetWriter(path, n_features=features.n_features, chunk_frames=chunk_frames)
+    augmenting = bool(config.augmentation.deformers)
+    # Feature extraction releases the GIL (libsndfile, soxr, FFT, BLAS), so threads share
+    # the work without re-importing librosa per worker; each thread keeps BLAS to one core.
+    backend = "loky" if augmenting else "threading"
+    tasks = (
+        joblib.delayed(_extract_clip)(clip, config, clip_index=index, skip_bad=skip_bad)
+        for index, clip in enumerate(clips)
+    )
+    label_of = {name: label for label, name in enumerate(class_names)}
+    group_index, skipped, ordering = {}, [], []
+    try:
+        with threadpool_limits(1):
+            results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator")(tasks)
+            for done, (clip, result) in enumerate(zip(clips, results), start=1):
+                if isinstance(result, str):
+                    logger.warning("skipped %s: %s", clip.relative_path, result)
+                    skipped.append((clip.relative_path, result))
+                else:
+                    group = group_index.setdefault(clip.group_key, len(ordering))
+                    for variant, (clip_features, deformation) in enumerate(result):
+                        writer.append(
+                            clip_features, label=label_of[clip.category], category=clip.category,
+                            filename=clip.relative_path, fold=clip.fold, group=group, variant=variant,
+                            deformation=deformation,
+                        )
+                        ordering.append(clip.relative_path)
+                if progress is not None:
+                    progress(done, len(clips))
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close({
+        **recorded,
+        "dataset": config.name,
+        "class_names": json.dumps(class_names),
+        "feature_settings": json.dumps(dataclasses.asdict(features)),
+        "augmentation": json.dumps(dataclasses.asdict(config.augmentation)),
+        "n_originals": len(clips) - len(skipped),
+        "skipped": json.dumps([{"file": name, "reason": reason} for name, reason in skipped]),
+        "versions": json.dumps(_versions(augmenting)),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    })
+    ordering_path.write_text("".join(f"{name}\n" for name in ordering))
+    return skipped
+
+
+def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, skip_bad: bool):
+    """Features of one original clip and its variants, or the reason it was skipped."""
+    features = config.features
+    try:
+        y = load_audio(clip.path, sr=features.sample_rate)
+        check_signal(y, n_fft=features.n_fft)
+        variants = [(y, "")]
+        if config.augmentation.deformers:
+            variants += list(deform(y, sr=features.sample_rate, settings=config.augmentation,
+                                    seed=_clip_seed(config.augmentation.seed, clip_index)))
+        extracted = []
+        for variant_audio, deformation in variants:
+            fitted = fit_length(
+                variant_audio, n_samples=features.clip_samples, position=features.clip_position,
+                trim_and_repeat=features.trim_and_repeat, trim_top_db=features.trim_top_db,
+            )
+            check_signal(fitted, n_fft=features.n_fft)
+            extracted.append((log_mel_features(fitted, settings=features), deformation))
+        return extracted
+    except ParameterError:
+        raise
+    except (MCLNNError, RuntimeError, ValueError, OSError) as error:
+        if skip_bad:
+            return str(error)
+        raise DatasetError(f"{clip.path}: {error}") from None
+
+
+def _clip_seed(augmentation_seed, clip_index):
+    return int(np.random.SeedSequence([augmentation_seed, clip_index]).generate_state(1)[0])
+
+
+def _config_hash(config):
+    source = dataclasses.replace(config.source, path=None)
+    return settings_hash(config.features, config.augmentation, source, FORMAT_VERSION, librosa.__version__)
+
+
+def _recorded_attrs(path, keys):
+    try:
+        with h5py.File(path, "r") as existing:
+            return {key: existing.attrs.get(key) for key in keys}
+    except OSError:
+        return None
+
+
+def _result(path, *, up_to_date, started):
+    with load_dataset(path) as dataset:
+        skipped = tuple((item["file"], item["reason"]) for item in dataset.attrs["skipped"])
+        if up_to_date and skipped:
+            logger.warning("%s leaves out %d bad clip(s), e.g. %s", path, len(skipped), skipped[0][0])
+        return TransformResult(
+            path=path, n_clips=len(dataset), n_originals=int(dataset.attrs["n_originals"]), skipped=skipped,
+            up_to_date=up_to_date, seconds=time.perf_counter() - started,
+        )
+
+
+def _versions(augmenting):
+    versions = {"mclnn": mclnn.__version__, "librosa": librosa.__version__, "numpy": np.__version__,
+                "h5py": h5py.__version__, "soundfile": soundfile.__version__}
+    if augmenting:
+        import muda
+
+        versions["muda"] = muda.__version__
+    return versions

@@ -1,0 +1,128 @@
+import pytest
+
+from mclnn.config import available_datasets, load_config, settings_hash
+from mclnn.errors import ParameterError
+
+ALL_DATASETS = ["toy", "esc10", "esc10-augmented", "esc50", "esc50-augmented", "urbansound8k", "yornoise",
+                "homburg", "gtzan", "ismir2004", "ballroom"]
+
+# dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
+ORIGINAL_FEATURES = {
+    "esc10": (60, 1024, 512, 4, 200, True, 5.0),
+    "esc10-augmented": (60, 1024, 512, 4, 200, True, 5.0),
+    "esc50": (60, 1024, 512, 4, 200, True, 5.0),
+    "esc50-augmented": (60, 1024, 512, 4, 200, True, 5.0),
+    "urbansound8k": (60, 1024, 512, 1, 170, True, 4.0),
+    "yornoise": (60, 1024, 512, 1, 170, True, 4.0),
+    "homburg": (256, 2048, 1024, 8, 200, False, 10.0),
+    "gtzan": (256, 2048, 1024, 23, 600, False, 30.0),
+    "ballroom": (256, 2048, 1024, 23, 600, False, 30.0),
+    "ismir2004": (256, 2048, 1024, 600, 600, False, 30.0),
+}
+
+
+def test_every_dataset_is_defined_and_valid():
+    assert set(ALL_DATASETS) <= set(available_datasets())
+    for name in ALL_DATASETS:
+        config = load_config(name)
+        assert config.name == name
+        assert config.features.sample_rate == 22050
+
+
+@pytest.mark.parametrize("name, expected", ORIGINAL_FEATURES.items())
+def test_original_feature_settings(name, expected):
+    features = load_config(name).features
+    assert (features.n_mels, features.n_fft, features.hop_length, features.first_frame, features.n_frames,
+            features.delta, features.clip_seconds) == expected
+
+
+def test_esc_trims_and_repeats_and_ismir_takes_the_middle():
+    assert load_config("esc10").features.trim_and_repeat
+    assert load_config("esc50").features.trim_and_repeat
+    assert not load_config("urbansound8k").features.trim_and_repeat
+    assert load_config("ismir2004").features.clip_position == "middle"
+
+
+def test_esc10_stores_120_features():
+    assert load_config("esc10").features.n_features == 120
+
+
+@pytest.mark.parametrize("name, variants", [("esc10", 0), ("esc10-augmented", 12), ("esc50-augmented", 4)])
+def test_augmented_entries_extend_their_base(name, variants):
+    config = load_config(name)
+    assert config.augmentation.n_variants == variants
+    assert config.features == load_config(name.replace("-augmented", "")).features
+
+
+def test_override_beats_yaml():
+    config = load_config("esc10", overrides=["features.n_mels=40", "source.path=/data/esc"])
+    assert config.features.n_mels == 40
+    assert config.source.path == "/data/esc"
+
+
+def test_user_config_adds_and_replaces(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text(
+        "datasets:\n"
+        "  birds:\n    extends: esc10\n    features: {n_mels: 32}\n"
+        "  esc10:\n    source: {layout: folders}\n    features: {n_frames: 100}\n"
+    )
+    assert "birds" in available_datasets(config_path=user)
+    assert load_config("birds", config_path=user).features.n_mels == 32
+    # Replacing esc10 replaces the whole entry: its features fall back to the defaults.
+    assert load_config("esc10", config_path=user).features.n_frames == 100
+
+
+def test_settings_hash_tracks_changes():
+    assert settings_hash(load_config("esc10").features) == settings_hash(load_config("esc10").features)
+    assert settings_hash(load_config("esc10").features) != settings_hash(
+        load_config("esc10", overrides=["features.n_mels=61"]).features)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dataset": "esc11"}, r"unknown dataset 'esc11'.*esc10"),
+    ({"dataset": "esc10", "overrides": ["features.n_mel=40"]}, r"unknown setting\(s\) n_mel"),
+    ({"dataset": "esc10", "overrides": ["features.n_mels=many"]}, r"features.n_mels must be an integer, got 'many'"),
+    ({"dataset": "esc10", "overrides": ["features.n_mels=-3"]}, r"n_mels must be positive, got -3"),
+    ({"dataset": "esc10", "overrides": ["features.delta=maybe"]}, r"delta must be true or false"),
+    ({"dataset": "esc10", "overrides": ["features.n_frames=300"]}, r"n_frames=300 is more than the 216 frames"),
+    ({"dataset": "esc10", "overrides": ["features.delta_width=4"]}, r"delta_width must be an odd integer"),
+    ({"dataset": "esc10", "overrides": ["features.clip_position=end"]}, r"clip_position must be one of"),
+    ({"dataset": "esc10", "overrides": ["n_mels=40"]}, r"expected section.key=value"),
+    ({"dataset": "esc10", "overrides": ["features.n_mels"]}, r"expected section.key=value"),
+    ({"dataset": "esc10", "overrides": ["model.units=3"]}, r"unknown section\(s\) model"),
+    ({"dataset": "esc10", "overrides": ["source.layout=zip"]}, r"layout must be one of folders, csv"),
+    ({"dataset": "esc10", "overrides": ["source.fold_pattern=^\\d+-"]}, r"needs exactly one group"),
+    ({"dataset": "esc10", "overrides": ["source.layout=csv"]}, r"source.csv is required"),
+    ({"dataset": "esc10", "config_path": "/nonexistent.yaml"}, r"--config /nonexistent.yaml: no such file"),
+])
+def test_bad_settings_are_named(kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        load_config(**kwargs)
+
+
+@pytest.mark.parametrize("deformers, message", [
+    ("[{type: Reverb}]", r"unknown deformer 'Reverb'"),
+    ("[{type: PitchShift, semitones: 1}]", r"PitchShift has no parameter\(s\) semitones"),
+    ("[{type: PitchShift}]", r"PitchShift needs 'n_semitones'"),
+    ("[{n_semitones: 1}]", r"each deformer needs a 'type'"),
+])
+def test_bad_deformers_are_named(tmp_path, deformers, message):
+    user = tmp_path / "aug.yaml"
+    user.write_text(f"datasets:\n  mine:\n    extends: toy\n    augmentation: {{deformers: {deformers}}}\n")
+    with pytest.raises(ParameterError, match=message):
+        load_config("mine", config_path=user)
+
+
+def test_bad_yaml_is_named(tmp_path):
+    user = tmp_path / "broken.yaml"
+    user.write_text("datasets: {toy: [unclosed\n")
+    with pytest.raises(ParameterError, match="broken.yaml is not valid YAML"):
+        load_config("toy", config_path=user)
+
+
+def test_extends_loop_is_named(tmp_path):
+    user = tmp_path / "loop.yaml"
+    user.write_text("datasets:\n  a: {extends: b}\n  b: {extends: a}\n")
+    with pytest.raises(ParameterError, match="loops through a -> b -> a"):
+        load_config("a", config_path=user)

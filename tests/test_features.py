@@ -1,0 +1,59 @@
+import dataclasses
+
+import librosa
+import numpy as np
+import pytest
+
+from mclnn.config import FeatureSettings
+from mclnn.errors import DatasetError
+from mclnn.preprocess.features import first_order_delta, frame_range, log_mel_features
+
+
+def librosa_reference(y, settings):
+    """The plain librosa computation, written out."""
+    mel = librosa.feature.melspectrogram(y=y, sr=settings.sample_rate, n_fft=settings.n_fft,
+                                         hop_length=settings.hop_length, n_mels=settings.n_mels)
+    log_mel = librosa.power_to_db(mel, ref=np.max, top_db=settings.top_db)
+    start, stop = frame_range(log_mel.shape[1], settings=settings)
+    blocks = [log_mel[:, start:stop]]
+    if settings.delta:
+        blocks.append(librosa.feature.delta(log_mel, width=settings.delta_width)[:, start:stop])
+    return np.concatenate(blocks).T
+
+
+@pytest.mark.parametrize("delta", [True, False])
+@pytest.mark.parametrize("n_fft, hop_length, n_mels, delta_width", [(1024, 512, 60, 9), (2048, 1024, 128, 5),
+                                                                   (512, 256, 40, 3)])
+def test_log_mel_features_equal_librosa(rng, delta, n_fft, hop_length, n_mels, delta_width):
+    settings = FeatureSettings(n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, delta=delta,
+                               delta_width=delta_width, first_frame=3, n_frames=30)
+    y = (0.2 * rng.standard_normal(22050 * 2)).astype(np.float32) * np.linspace(0, 1, 22050 * 2, dtype=np.float32)
+    features = log_mel_features(y, settings=settings)
+    assert features.shape == (30, n_mels * (2 if delta else 1))
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(features, librosa_reference(y, settings), atol=1e-3)
+
+
+@pytest.mark.parametrize("width", [3, 5, 9, 11])
+@pytest.mark.parametrize("shape", [(40, 50), (2, 3, 17), (12,)])
+def test_first_order_delta_equals_librosa(rng, width, shape):
+    data = rng.standard_normal(shape) * 30
+    np.testing.assert_allclose(first_order_delta(data, width=width), librosa.feature.delta(data, width=width),
+                               atol=1e-9)
+
+
+def test_first_order_delta_needs_width_frames():
+    with pytest.raises(DatasetError, match="clip has 5 frames, fewer than the delta width 9"):
+        first_order_delta(np.zeros((3, 5)), width=9)
+
+
+@pytest.mark.parametrize("total, first, n_frames, expected", [
+    (216, 4, 200, (4, 204)),        # ESC-10: from first_frame
+    (646, 600, 600, (23, 623)),     # ISMIR2004: 600 + 600 > 646, the middle 600
+    (204, 4, 200, (4, 204)),        # exactly enough
+    (203, 4, 200, (1, 201)),        # one short: middle
+    (150, 4, 200, (0, 150)),        # shorter than n_frames: all of it
+])
+def test_frame_range(total, first, n_frames, expected):
+    settings = dataclasses.replace(FeatureSettings(), first_frame=first, n_frames=n_frames)
+    assert frame_range(total, settings=settings) == expected

@@ -1,0 +1,177 @@
+import h5py
+import librosa
+import numpy as np
+import pytest
+import soundfile
+
+from mclnn import load_dataset
+from mclnn.atomic import exclusive_lock
+from mclnn.config import load_config
+from mclnn.errors import DatasetError, ParameterError
+from mclnn.preprocess import transform as transform_module
+from mclnn.preprocess.audio import fit_length
+from mclnn.preprocess.toy import TOY_CLASSES
+from mclnn.preprocess.transform import dataset_path, resolve_source, storage_ordering_path, transform_dataset
+
+from conftest import TINY_FEATURES, write_tone
+from test_features import librosa_reference
+
+
+@pytest.fixture
+def built(toy_source, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    result = transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, jobs=2)
+    return result, out
+
+
+def test_clips_are_stored_in_category_then_file_order(built, toy_source):
+    result, out = built
+    assert (result.n_clips, result.n_originals, result.up_to_date, result.skipped) == (15, 15, False, ())
+    with load_dataset(result.path) as dataset:
+        expected = sorted(path.relative_to(toy_source).as_posix() for path in toy_source.rglob("*.wav"))
+        assert list(dataset.filenames) == expected
+        assert dataset.class_names == sorted(TOY_CLASSES)
+        assert list(dataset.labels) == [label for label in range(5) for _ in range(3)]
+        assert list(dataset.categories) == [name for name in sorted(TOY_CLASSES) for _ in range(3)]
+        assert list(dataset.groups) == list(range(15))
+        assert set(dataset.variants) == {0} and set(dataset.folds) == {-1}
+        assert dataset.features(0).shape == (16, 80) and dataset.n_features == 80
+        assert list(dataset.frame_counts) == [16] * 15
+        assert dataset.feature_settings["n_mels"] == 40
+        assert {"config_hash", "source_fingerprint", "versions", "created"} <= set(dataset.attrs)
+    assert storage_ordering_path(out, "toy").read_text().splitlines() == expected
+
+
+def test_features_equal_the_plain_librosa_computation(built, toy_source, tiny_config):
+    result, _ = built
+    settings = tiny_config.features
+    with load_dataset(result.path) as dataset:
+        for index in (0, 7, 14):
+            y, _ = librosa.load(toy_source / dataset.filenames[index], sr=settings.sample_rate)
+            expected = librosa_reference(fit_length(y, n_samples=settings.clip_samples), settings)
+            np.testing.assert_allclose(dataset.features(index), expected, atol=1e-3)
+
+
+def test_rerun_with_unchanged_inputs_does_nothing(built, toy_source, tiny_config):
+    result, out = built
+    stamp = result.path.stat().st_mtime_ns
+    again = transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+    assert again.up_to_date and again.n_clips == 15
+    assert result.path.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("change", ["setting", "source file", "force"])
+def test_changes_rebuild(built, toy_source, change):
+    result, out = built
+    config = load_config("toy", overrides=TINY_FEATURES)
+    force = change == "force"
+    if change == "setting":
+        config = load_config("toy", overrides=[*TINY_FEATURES, "features.n_mels=32"])
+    if change == "source file":
+        write_tone(toy_source / "tone" / "tone_00.wav", seconds=0.5, frequency=880)
+    again = transform_dataset(config, source_dir=toy_source, out_dir=out, force=force)
+    assert not again.up_to_date
+    with load_dataset(again.path) as dataset:
+        assert dataset.n_features == (64 if change == "setting" else 80)
+
+
+def test_bad_clip_fails_naming_the_file_and_writes_nothing(toy_source, tiny_config, tmp_path):
+    (toy_source / "tone" / "tone_01.wav").write_bytes(b"this is not a wav file")
+    with pytest.raises(DatasetError, match=r"tone/tone_01.wav: cannot decode audio"):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
+    assert not dataset_path(tmp_path / "out").exists()
+    assert not list((tmp_path / "out").glob("*partial*"))
+
+
+@pytest.mark.parametrize("bad_clip, reason", [
+    (lambda path: path.write_bytes(b"garbage"), "cannot decode audio"),
+    (lambda path: soundfile.write(path, np.zeros(11025), 22050), "clip is silent"),
+])
+def test_skip_bad_records_the_clip_and_goes_on(toy_source, tiny_config, tmp_path, bad_clip, reason):
+    bad_clip(toy_source / "chirp" / "chirp_02.wav")
+    result = transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out", skip_bad=True)
+    assert result.n_clips == 14
+    assert result.skipped[0][0] == "chirp/chirp_02.wav"
+    assert reason in result.skipped[0][1]
+    with load_dataset(result.path) as dataset:
+        assert "chirp/chirp_02.wav" not in set(dataset.filenames)
+        assert dataset.attrs["skipped"][0]["file"] == "chirp/chirp_02.wav"
+        assert list(dataset.groups) == list(range(14))
+
+
+def test_silent_and_short_clips_are_named(toy_source, tiny_config, tmp_path):
+    soundfile.write(toy_source / "tone" / "tone_02.wav", np.zeros(11025), 22050)
+    with pytest.raises(DatasetError, match=r"tone/tone_02.wav: clip is silent"):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
+    write_tone(toy_source / "tone" / "tone_02.wav", seconds=0.01)
+    with pytest.raises(DatasetError, match=r"tone/tone_02.wav: clip has 220 samples, shorter than one STFT frame"):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
+
+
+def test_every_clip_bad_is_an_error(toy_source, tiny_config, tmp_path):
+    for path in toy_source.rglob("*.wav"):
+        path.write_bytes(b"junk")
+    with pytest.raises(DatasetError, match="every clip was skipped as bad"):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out", skip_bad=True)
+
+
+def test_interrupted_write_leaves_the_previous_output(built, toy_source, tiny_config, monkeypatch):
+    result, out = built
+    before = result.path.read_bytes()
+    extract = transform_module._extract_clip
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(transform_module, "_extract_clip", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, force=True, jobs=1)
+    assert result.path.read_bytes() == before
+    with load_dataset(result.path) as dataset:
+        assert len(dataset) == 15
+    assert not list(out.glob(".*partial"))
+
+
+def test_leftovers_of_a_killed_run_are_removed(built, toy_source, tiny_config):
+    result, out = built
+    leftover = out / ".Dataset.hdf5.999999.partial"
+    leftover.write_bytes(b"half-written")
+    transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, force=True)
+    assert not leftover.exists()
+
+
+def test_concurrent_run_is_refused(toy_source, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    with exclusive_lock(dataset_path(out)):
+        with pytest.raises(DatasetError, match="another mclnn run is writing this output right now"):
+            transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+    transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+
+
+def test_load_dataset_rejects_other_files(tmp_path):
+    with pytest.raises(DatasetError, match="no such dataset file; run `mclnn transform` first"):
+        load_dataset(tmp_path / "missing.hdf5")
+    (tmp_path / "text.hdf5").write_text("hello")
+    with pytest.raises(DatasetError, match="not a readable HDF5 file"):
+        load_dataset(tmp_path / "text.hdf5")
+    with h5py.File(tmp_path / "other.hdf5", "w") as other:
+        other["0"] = np.zeros((3, 3))
+    with pytest.raises(DatasetError, match="not a Dataset.hdf5 written by mclnn"):
+        load_dataset(tmp_path / "other.hdf5")
+
+
+def test_toy_source_is_synthesized_into_the_cache(tmp_path):
+    config = load_config("toy")
+    source = resolve_source(config)
+    assert source == tmp_path / "cache" / "toy"
+    assert len(list(source.rglob("*.wav"))) == 40
+    assert resolve_source(config, tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_missing_source_is_named():
+    with pytest.raises(ParameterError, match="no audio folder for dataset 'esc10': pass --source DIR"):
+        resolve_source(load_config("esc10"))
