@@ -56,7 +56,7 @@ def build_deformers(settings: AugmentationSettings, *, seed: int) -> list:
         params = {key: list(value) if isinstance(value, tuple) else value for key, value in deformer.params}
         if deformer.name in _RANDOM_DEFORMERS:
             params["rng"] = int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
-        cls = _background_noise_class() if deformer.name == "BackgroundNoise" else getattr(muda.deformers, deformer.name)
+        cls = _adapted_deformers().get(deformer.name) or getattr(muda.deformers, deformer.name)
         try:
             deformers.append(cls(**params))
         except (ValueError, AssertionError, TypeError) as error:
@@ -104,18 +104,20 @@ def _describe_state(deformer, state):
     if "filename" in shown:
         shown["filename"] = str(shown["filename"]).rsplit("/", 1)[-1]
     values = ", ".join(f"{key}={round(value, 4) if isinstance(value, float) else value}" for key, value in shown.items())
-    return f"{type(deformer).__name__.lstrip('_')}({values})"
+    return f"{type(deformer).__name__}({values})"
 
 
 @functools.cache
-def _background_noise_class():
+def _adapted_deformers():
+    """muda 0.4.1 deformers that fail as released, with their audio step fixed."""
     import muda
+    from muda.deformers.colorednoise import noise_generator
 
     class BackgroundNoise(muda.deformers.BackgroundNoise):
-        """muda's BackgroundNoise with its noise reading fixed for librosa >= 0.10.
+        """muda's BackgroundNoise, reading noise with librosa >= 0.10's keyword-only API.
 
         muda 0.4.1 calls ``librosa.resample`` and ``librosa.util.fix_length`` with
-        positional arguments, which librosa 0.10 made keyword-only.
+        positional arguments, which librosa 0.10 rejects.
         """
 
         def audio(self, mudabox, state):
@@ -124,8 +126,23 @@ def _background_noise_class():
                 noise_file.seek(state["start"])
                 noise = noise_file.read(state["stop"] - state["start"], dtype="float32", always_2d=True)
                 noise = librosa.resample(noise.mean(axis=1), orig_sr=noise_file.samplerate, target_sr=sr)
-            noise = librosa.util.fix_length(noise, size=len(y))
-            weight = state["weight"]
-            mudabox._audio["y"] = (1.0 - weight) * librosa.util.normalize(y) + weight * librosa.util.normalize(noise)
+            mudabox._audio["y"] = _mix(y, librosa.util.fix_length(noise, size=len(y)), state["weight"])
 
-    return BackgroundNoise
+    class ColoredNoise(muda.deformers.ColoredNoise):
+        """muda's ColoredNoise, also for odd-length clips.
+
+        muda 0.4.1's noise has one sample fewer than an odd-length clip (``irfft``
+        without ``n``); the noise is drawn for one more sample and cut.
+        """
+
+        def audio(self, mudabox, state):
+            y, sr = mudabox._audio["y"], mudabox._audio["sr"]
+            noise = noise_generator(np.pad(y, (0, len(y) % 2)), sr, state["color"], self._rng)[:len(y)]
+            mudabox._audio["y"] = _mix(y, noise, state["weight"])
+
+    return {"BackgroundNoise": BackgroundNoise, "ColoredNoise": ColoredNoise}
+
+
+def _mix(y, noise, weight):
+    """muda's additive noise mix: both peak-normalized, then weighted."""
+    return (1.0 - weight) * librosa.util.normalize(y) + weight * librosa.util.normalize(noise)

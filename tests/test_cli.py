@@ -1,0 +1,55 @@
+import pytest
+from click.testing import CliRunner
+
+from mclnn import load_dataset
+from mclnn.cli import cli
+
+from conftest import TINY_FEATURES
+
+TINY = [option for setting in TINY_FEATURES for option in ("--set", setting)]
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def test_transform_toy_then_up_to_date(run, tmp_path):
+    out = tmp_path / "toy"
+    first = run("transform", "toy", "--out", out, *TINY)
+    assert first.exit_code == 0, first.output
+    assert "toy: wrote" in first.output and "40 clips from 40 originals" in first.output
+    with load_dataset(out / "Dataset.hdf5") as dataset:
+        assert len(dataset) == 40
+    second = run("transform", "toy", "--out", out, *TINY)
+    assert second.exit_code == 0
+    assert "is up to date (40 clips)" in second.output
+    forced = run("transform", "toy", "--out", out, "--force", "--jobs", 1, *TINY)
+    assert "toy: wrote" in forced.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["transform", "esc11"], "Error: unknown dataset 'esc11'"),
+    (["transform", "esc10"], "Error: no audio folder for dataset 'esc10': pass --source DIR"),
+    (["transform", "esc10", "--source", "/no/such/folder"], "Error: source folder /no/such/folder does not exist"),
+    (["transform", "toy", "--set", "features.n_mels=0"], "n_mels must be positive, got 0"),
+    (["transform", "toy", "--set", "bogus"], "expected section.key=value"),
+    (["transform", "toy", "--jobs", "0"], "Invalid value for '--jobs'"),
+])
+def test_bad_input_gives_one_line_and_non_zero_exit(run, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert message in lines[-1]
+    if result.exit_code == 1:  # mclnn's own errors: exactly one line
+        assert len(lines) == 1
+    else:  # click's usage errors (exit 2) add its usage lines
+        assert result.exit_code == 2 and lines[0].startswith("Usage:")
+
+
+def test_datasets_lists_every_entry(run):
+    result = run("datasets")
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert {"toy", "esc10", "esc10-augmented", "esc50", "gtzan", "ismir2004", "ballroom"} <= set(names)
