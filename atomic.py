@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
 from mclnn.errors import DatasetError
 
-__all__ = ["atomic_path", "exclusive_lock"]
+__all__ = ["atomic_path", "exclusive_lock", "replace_directory"]
 
 
 @contextlib.contextmanager
@@ -73,3 +74,19 @@ def exclusive_lock(path: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def replace_directory(staged: str | Path, final: str | Path) -> None:
+    """Move the complete folder ``staged`` to ``final``, replacing any previous one.
+
+    The old folder is renamed aside before the new one is renamed in, so ``final`` is
+    always either the complete old folder, absent, or the complete new one; callers
+    write their manifest after this, so an absent or mismatched manifest marks a run
+    that did not finish.
+    """
+    final = Path(final)
+    retired = final.with_name(f".{final.name}.{os.getpid()}.retired")
+    if final.exists():
+        os.replace(final, retired)
+    os.replace(staged, final)
+    shutil.rmtree(retired, ignore_errors=True)

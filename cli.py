@@ -115,6 +115,61 @@ def transform(dataset, config_path, overrides, source, out_dir, jobs, force, ski
     )
 
 
+@cli.command()
+@click.argument("dataset")
+@config_option
+@set_option
+@out_option
+@click.option("--k", type=click.IntRange(min=3), default=None, help="Folds and trials [default: folds.k in datasets.yaml].")
+@click.option("--seed", type=int, default=None,
+              help="Shuffle seed for datasets without official folds [default: folds.seed; none keeps storage order].")
+@click.option("--ignore-official-folds", is_flag=True, help="Assign stratified folds even where the dataset has its own.")
+@click.option("--dataset-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The Dataset.hdf5 to split [default: <out>/Dataset.hdf5]; may be in the original MCLNN layout.")
+@click.option("--storage-ordering", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Original layout only: its <dataset>_storage_ordering.txt (gives labels and official folds).")
+@click.option("--class-counts", metavar="N,N,...", help="Original layout only: clips per class, in storage order.")
+@click.option("--force", is_flag=True, help="Rewrite even if the folds are up to date.")
+def folds(dataset, config_path, overrides, out_dir, k, seed, ignore_official_folds, dataset_file, storage_ordering,
+          class_counts, force):
+    """Write DATASET's cross-validation index triples and training standardization statistics.
+
+    Trial 1 tests fold 1 and validates on fold 2; each next trial moves both back one
+    fold. Official folds are used where the dataset has them; augmented variants only
+    ever go to training. The statistics are part of this command: per trial, the mean
+    and standard deviation of every feature over the training frames.
+    """
+    from mclnn.folds import format_fold_tables, make_folds
+    from mclnn.preprocess import dataset_path
+
+    config = load_config(dataset, config_path=config_path, overrides=overrides)
+    out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
+    reference_layout = {}
+    if storage_ordering is not None:
+        reference_layout["storage_ordering"] = str(storage_ordering.resolve())
+    if class_counts:
+        try:
+            reference_layout["class_counts"] = [int(count) for count in class_counts.split(",")]
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated integers, got {class_counts!r}",
+                                     param_hint="--class-counts") from None
+    if reference_layout and config.source.fold_pattern:
+        reference_layout["fold_pattern"] = config.source.fold_pattern
+    with _ProgressBar(f"{dataset}: statistics") as progress:
+        result = make_folds(
+            config, dataset_file=dataset_file or dataset_path(out_dir), out_dir=out_dir,
+            k=k if k is not None else config.folds.k, seed=seed if seed is not None else config.folds.seed,
+            ignore_official_folds=ignore_official_folds, reference_layout=reference_layout, force=force,
+            progress=progress,
+        )
+    manifest = result.manifest
+    click.echo(format_fold_tables(manifest))
+    folds_kind = "official" if manifest["official_folds"] else "stratified"
+    state = "is up to date" if result.up_to_date else f"written in {result.seconds:.1f} s"
+    seed_text = "no seed" if manifest["seed"] is None else f"seed {manifest['seed']}"
+    click.echo(f"{dataset}: {manifest['k']} {folds_kind} folds, {seed_text}; {result.manifest_path} {state}")
+
+
 def main():
     """Console-script entry point."""
     cli(prog_name="mclnn")

@@ -27,6 +27,7 @@ __all__ = [
     "DatasetConfig",
     "Deformer",
     "FeatureSettings",
+    "FoldSettings",
     "SourceSettings",
     "available_datasets",
     "load_config",
@@ -232,6 +233,28 @@ class AugmentationSettings:
 
 
 @dataclass(frozen=True)
+class FoldSettings:
+    """Cross-validation settings.
+
+    Attributes
+    ----------
+    k : int
+        Folds (and trials). Must equal the official fold count where the dataset has one,
+        unless official folds are ignored.
+    seed : int or None
+        Shuffles clips within each class before assigning folds (datasets without
+        official folds); None keeps storage order (``seedNoSeed`` in file names).
+    """
+
+    k: int = 10
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.k < 3:
+            raise ParameterError(f"folds.k must be at least 3 (test, validation and training folds), got {self.k}")
+
+
+@dataclass(frozen=True)
 class DatasetConfig:
     """Everything the stages need to know about one dataset."""
 
@@ -239,6 +262,7 @@ class DatasetConfig:
     source: SourceSettings
     features: FeatureSettings
     augmentation: AugmentationSettings
+    folds: FoldSettings = FoldSettings()
     description: str = ""
     origin: str = PACKAGED_CONFIG
 
@@ -247,6 +271,7 @@ _SECTIONS = {
     "source": SourceSettings,
     "features": FeatureSettings,
     "augmentation": AugmentationSettings,
+    "folds": FoldSettings,
 }
 _ENTRY_KEYS = {"extends", "description", *_SECTIONS}
 

@@ -1,3 +1,19 @@
 """Stage 2: cross-validation index triples and per-fold standardization statistics."""
 
-__all__: list[str] = []
+from mclnn.folds.fold_files import FoldsResult, folds_manifest_path, format_fold_tables, make_folds
+from mclnn.folds.splits import Trial, assign_folds, check_trials, make_trials, trial_rotation
+from mclnn.folds.standardization import clip_moments, training_statistics
+
+__all__ = [
+    "FoldsResult",
+    "Trial",
+    "assign_folds",
+    "check_trials",
+    "clip_moments",
+    "folds_manifest_path",
+    "format_fold_tables",
+    "make_folds",
+    "make_trials",
+    "training_statistics",
+    "trial_rotation",
+]

@@ -21,13 +21,14 @@ skipped files. Every augmented variant is stored right after its original.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import h5py
 import numpy as np
 
-from mclnn.errors import DatasetError
+from mclnn.errors import DatasetError, ParameterError
 
 __all__ = ["Dataset", "DatasetWriter", "FORMAT", "FORMAT_VERSION", "load_dataset"]
 
@@ -108,9 +109,16 @@ class DatasetWriter:
 class Dataset:
     """Read access to a Dataset.hdf5; see :func:`load_dataset`.
 
+    Reads mclnn's layout, and the original MCLNN layout (one dataset per clip, named
+    '0'..'N-1', in category order), whose labels come from ``storage_ordering`` (one
+    ``category/file`` path per clip) or ``class_counts`` (clips per class, in order),
+    and whose official folds come from ``fold_pattern`` applied to the file names.
+
     Attributes
     ----------
     path : Path
+    n_features : int
+    frame_counts : np.ndarray [shape=(n_clips,)]
     labels, folds, groups, variants : np.ndarray [shape=(n_clips,), dtype=int32]
     categories, filenames, deformations : np.ndarray [shape=(n_clips,), dtype=object]
     class_names : list of str
@@ -121,7 +129,14 @@ class Dataset:
         Every recorded attribute (config hash, source fingerprint, versions, ...).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        class_counts: Sequence[int] | None = None,
+        storage_ordering: str | Path | None = None,
+        fold_pattern: str | None = None,
+    ):
         self.path = Path(path)
         if not self.path.is_file():
             raise DatasetError(f"{self.path}: no such dataset file; run `mclnn transform` first")
@@ -129,12 +144,27 @@ class Dataset:
             self._file = h5py.File(self.path, "r")
         except OSError as error:
             raise DatasetError(f"{self.path}: not a readable HDF5 file ({error})") from None
-        if self._file.attrs.get("format") != FORMAT:
+        try:
+            if self._file.attrs.get("format") == FORMAT:
+                self._read_mclnn_layout()
+            elif "0" in self._file:
+                self._read_reference_layout(class_counts, storage_ordering, fold_pattern)
+            else:
+                raise DatasetError(
+                    f"{self.path}: not a Dataset.hdf5 written by mclnn (no '{FORMAT}' format attribute) "
+                    "nor one in the original MCLNN layout (datasets '0'..'N-1')"
+                )
+        except BaseException:
             self._file.close()
-            raise DatasetError(f"{self.path}: not a Dataset.hdf5 written by mclnn (no '{FORMAT}' format attribute)")
+            raise
+
+    def _read_mclnn_layout(self):
         self.attrs = {key: _decode(value) for key, value in self._file.attrs.items()}
-        self._features = self._file["features"]
-        self._offsets = self._file["offsets"][()]
+        features = self._file["features"]
+        offsets = self._file["offsets"][()]
+        self._read_clip = lambda index: features[offsets[index]:offsets[index + 1]]
+        self.frame_counts = np.diff(offsets)
+        self.n_features = features.shape[1]
         clips = self._file["clips"]
         self.labels = clips["label"][()]
         self.categories = clips["category"].asstr()[()].astype(object)
@@ -146,25 +176,62 @@ class Dataset:
         self.class_names = list(self.attrs["class_names"])
         self.feature_settings = dict(self.attrs["feature_settings"])
 
+    def _read_reference_layout(self, class_counts, storage_ordering, fold_pattern):
+        n_clips = len(self._file)
+        if sorted(self._file) != sorted(str(index) for index in range(n_clips)):
+            raise DatasetError(f"{self.path}: original-layout datasets must be named '0'..'{n_clips - 1}'")
+        if storage_ordering is not None:
+            filenames = [line.strip().replace("\\", "/").lstrip("/")
+                         for line in Path(storage_ordering).read_text().splitlines() if line.strip()]
+            if len(filenames) != n_clips:
+                raise DatasetError(
+                    f"{storage_ordering}: lists {len(filenames)} files but {self.path} holds {n_clips} clips")
+            categories = [name.split("/")[0] if "/" in name else "" for name in filenames]
+        elif class_counts is not None:
+            if sum(class_counts) != n_clips:
+                raise DatasetError(
+                    f"class counts {list(class_counts)} add up to {sum(class_counts)}, "
+                    f"but {self.path} holds {n_clips} clips")
+            categories = [f"class_{label:02d}" for label, count in enumerate(class_counts) for _ in range(count)]
+            filenames = [str(index) for index in range(n_clips)]
+        else:
+            raise ParameterError(
+                f"{self.path} is in the original MCLNN layout, which carries no labels: "
+                "give its storage ordering file or the clip count of each class")
+        # Categories appear in storage order, which is the label order of the original work.
+        self.class_names = list(dict.fromkeys(categories))
+        self.labels = np.asarray([self.class_names.index(name) for name in categories], dtype=np.int32)
+        if np.any(np.diff(self.labels) < 0):
+            raise DatasetError(f"{storage_ordering}: clips are not grouped by category")
+        pattern = re.compile(fold_pattern) if fold_pattern else None
+        folds = []
+        for name in filenames:
+            match = pattern.search(name.rsplit("/", 1)[-1]) if pattern else None
+            folds.append(int(match.group(1)) if match else -1)
+        self.folds = np.asarray(folds, dtype=np.int32)
+        self.categories = np.asarray(categories, dtype=object)
+        self.filenames = np.asarray(filenames, dtype=object)
+        self.groups = np.arange(n_clips, dtype=np.int32)
+        self.variants = np.zeros(n_clips, dtype=np.int32)
+        self.deformations = np.full(n_clips, "", dtype=object)
+        self._read_clip = lambda index: self._file[str(index)][()].astype(np.float32)
+        shapes = [self._file[str(index)].shape for index in range(n_clips)]
+        feature_counts = {shape[1] for shape in shapes}
+        if len(feature_counts) != 1:
+            raise DatasetError(f"{self.path}: clips have different feature counts {sorted(feature_counts)}")
+        self.frame_counts = np.asarray([shape[0] for shape in shapes])
+        self.n_features = feature_counts.pop()
+        self.attrs = {"layout": "original MCLNN", "class_names": self.class_names}
+        self.feature_settings = {}
+
     def __len__(self) -> int:
         return len(self.labels)
-
-    @property
-    def n_features(self) -> int:
-        """Features per frame."""
-        return self._features.shape[1]
-
-    @property
-    def frame_counts(self) -> np.ndarray:
-        """Frames of every clip, ``int64 [n_clips]``."""
-        return np.diff(self._offsets)
 
     def features(self, index: int) -> np.ndarray:
         """One clip's features, ``float32 [frames, n_features]``."""
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips in {self.path}")
-        index %= len(self)
-        return self._features[self._offsets[index]:self._offsets[index + 1]]
+        return self._read_clip(index % len(self))
 
     def close(self) -> None:
         """Close the underlying HDF5 file."""
@@ -181,12 +248,27 @@ class Dataset:
                 f"features={self.n_features})")
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """Open a Dataset.hdf5 written by ``mclnn transform``.
+def load_dataset(
+    path: str | Path,
+    *,
+    class_counts: Sequence[int] | None = None,
+    storage_ordering: str | Path | None = None,
+    fold_pattern: str | None = None,
+) -> Dataset:
+    """Open a Dataset.hdf5 written by ``mclnn transform``, or one in the original MCLNN layout.
 
     Parameters
     ----------
     path : str or Path
+    class_counts : sequence of int, optional
+        Original layout only: clips per class, in storage order.
+    storage_ordering : str or Path, optional
+        Original layout only: the ``<dataset>_storage_ordering.txt`` file, one
+        ``category/file`` path per clip; gives category names and, with
+        ``fold_pattern``, official folds.
+    fold_pattern : str, optional
+        Original layout only: regular expression whose first group, matched against a
+        file name, is its fold.
 
     Returns
     -------
@@ -199,8 +281,10 @@ def load_dataset(path: str | Path) -> Dataset:
     ------
     DatasetError
         Missing file, or not a Dataset.hdf5.
+    ParameterError
+        An original-layout file without ``storage_ordering`` or ``class_counts``.
     """
-    return Dataset(path)
+    return Dataset(path, class_counts=class_counts, storage_ordering=storage_ordering, fold_pattern=fold_pattern)
 
 
 def _decode(value):

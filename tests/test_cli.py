@@ -53,3 +53,25 @@ def test_datasets_lists_every_entry(run):
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert {"toy", "esc10", "esc10-augmented", "esc50", "gtzan", "ismir2004", "ballroom"} <= set(names)
+
+
+def test_folds_after_transform(run, tmp_path):
+    out = tmp_path / "toy"
+    assert run("transform", "toy", "--out", out, *TINY).exit_code == 0
+    result = run("folds", "toy", "--out", out, "--k", 3, *TINY)
+    assert result.exit_code == 0, result.output
+    assert "trial  test fold  validation fold" in result.output
+    assert "toy: 3 stratified folds, seed 0;" in result.output and "written" in result.output
+    assert (out / "TOY_folds_3_index" / "Fold_02of03_TOY_seed0_Test.hdf5").is_file()
+    again = run("folds", "toy", "--out", out, "--k", 3, *TINY)
+    assert "is up to date" in again.output
+    no_seed = run("folds", "toy", "--out", out, "--k", 3, "--set", "folds.seed=null", *TINY)
+    assert "no seed" in no_seed.output
+    assert (out / "TOY_folds_3_index" / "Fold_01of03_TOY_seedNoSeed_Train.hdf5").is_file()
+
+
+def test_folds_without_dataset_file_is_one_line(run, tmp_path):
+    result = run("folds", "toy", "--out", tmp_path / "empty")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {tmp_path / 'empty' / 'Dataset.hdf5'}: no such dataset file; " \
+                                    "run `mclnn transform` first"

@@ -159,7 +159,7 @@ def test_load_dataset_rejects_other_files(tmp_path):
     with pytest.raises(DatasetError, match="not a readable HDF5 file"):
         load_dataset(tmp_path / "text.hdf5")
     with h5py.File(tmp_path / "other.hdf5", "w") as other:
-        other["0"] = np.zeros((3, 3))
+        other["spectrogram"] = np.zeros((3, 3))
     with pytest.raises(DatasetError, match="not a Dataset.hdf5 written by mclnn"):
         load_dataset(tmp_path / "other.hdf5")
 

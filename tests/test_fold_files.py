@@ -1,0 +1,179 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from mclnn import load_dataset
+from mclnn.config import load_config
+from mclnn.errors import DatasetError, ParameterError
+from mclnn.folds import fold_files, make_folds
+from mclnn.folds.fold_files import folds_manifest_path
+from mclnn.folds.standardization import NEAR_ZERO_STD, clip_moments, training_statistics
+from mclnn.preprocess.transform import dataset_path, transform_dataset
+
+from conftest import TINY_FEATURES, ESC10_DIR, requires_esc10
+
+
+@pytest.fixture
+def toy_out(toy_source, tiny_config, tmp_path):
+    out = tmp_path / "out"
+    transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+    return out
+
+
+def read_index(path):
+    with h5py.File(path, "r") as handle:
+        assert handle["index"].dtype == np.int32 and handle["label"].dtype == np.int32
+        return handle["index"][()], handle["label"][()]
+
+
+def test_folds_write_original_names_and_consistent_content(toy_out, tiny_config):
+    result = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3, seed=1)
+    manifest = result.manifest
+    assert [trial["test_fold"] for trial in manifest["trials"]] == [1, 3, 2]
+    assert [trial["validation_fold"] for trial in manifest["trials"]] == [2, 1, 3]
+    first = manifest["trials"][0]["files"]
+    assert first["test"] == "TOY_folds_3_index/Fold_01of03_TOY_seed1_Test.hdf5"
+    assert first["standardization"] == "TOY_folds_3_standardization/Fold_01of03_TOY_seed1_TrainParameters.hdf5"
+    with load_dataset(dataset_path(toy_out)) as dataset:
+        tested = []
+        for trial in manifest["trials"]:
+            subsets = {name: read_index(toy_out / trial["files"][name]) for name in ("train", "validation", "test")}
+            for index, label in subsets.values():
+                assert np.array_equal(dataset.labels[index], label)
+            tested += list(subsets["test"][0])
+            # Statistics equal numpy over the concatenated training frames.
+            frames = np.concatenate([dataset.features(i) for i in subsets["train"][0]]).astype(np.float64)
+            with h5py.File(toy_out / trial["files"]["standardization"], "r") as handle:
+                assert handle["mean_vector"].dtype == np.float32
+                np.testing.assert_allclose(handle["mean_vector"][()], frames.mean(axis=0), rtol=1e-5, atol=1e-4)
+                np.testing.assert_allclose(handle["std_vector"][()], frames.std(axis=0), rtol=1e-5, atol=1e-4)
+        assert sorted(tested) == list(range(len(dataset)))
+    on_disk = json.loads(folds_manifest_path(toy_out, "toy", 3).read_text())
+    assert on_disk["trials"] == manifest["trials"] and on_disk["official_folds"] is False
+
+
+def test_rerun_up_to_date_and_stale_detection(toy_out, toy_source, tiny_config):
+    first = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    assert not first.up_to_date
+    assert "seedNoSeed" in first.manifest["trials"][0]["files"]["train"]
+    assert make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3).up_to_date
+    changed = load_config("toy", overrides=[*TINY_FEATURES, "features.n_mels=32"])
+    transform_dataset(changed, source_dir=toy_source, out_dir=toy_out)
+    rerun = make_folds(changed, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    assert not rerun.up_to_date
+    with h5py.File(toy_out / rerun.manifest["trials"][0]["files"]["standardization"], "r") as handle:
+        assert handle["mean_vector"].shape == (64,)
+    (toy_out / rerun.manifest["trials"][1]["files"]["test"]).unlink()
+    assert not make_folds(changed, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3).up_to_date
+
+
+def test_failed_run_leaves_previous_folds(toy_out, tiny_config, monkeypatch):
+    first = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    before = {name: (toy_out / name).read_bytes() for name in first.manifest["trials"][0]["files"].values()}
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fold_files, "training_statistics", broken)
+    with pytest.raises(KeyboardInterrupt):
+        make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3, force=True)
+    assert {name: (toy_out / name).read_bytes() for name in before} == before
+    assert folds_manifest_path(toy_out, "toy", 3).is_file()
+    assert not list(toy_out.glob(".*partial"))
+
+
+def test_statistics_combine_exactly(rng):
+    class Clips:
+        frame_counts = np.array([5, 9, 1, 30])
+        n_features = 3
+        clips = [rng.normal(3, 7, size=(n, 3)).astype(np.float32) for n in frame_counts]
+        clips[2][:, 1] = clips[0][0, 1]
+
+        def __len__(self):
+            return 4
+
+        def features(self, index):
+            return self.clips[index]
+
+    data = Clips()
+    data.clips[0][:, 2] = data.clips[1][:, 2] = 4.0  # constant feature in clips 0, 1
+    moments = clip_moments(data)
+    for train in ([0, 1, 2, 3], [1, 3], [0, 1]):
+        frames = np.concatenate([data.clips[i] for i in train]).astype(np.float64)
+        mean, std = training_statistics(moments, train)
+        expected_std = frames.std(axis=0)
+        expected_std[expected_std < NEAR_ZERO_STD] = 1.0
+        np.testing.assert_allclose(mean, frames.mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(std, expected_std, rtol=1e-5)
+    assert training_statistics(moments, [0, 1])[1][2] == 1.0
+
+
+def test_reference_layout_reader(tmp_path, rng):
+    path = tmp_path / "esc10Specmel.hdf5"
+    ordering = tmp_path / "esc10_storage_ordering.txt"
+    names = ["\\001 - Dog bark\\1-100-A.ogg", "\\001 - Dog bark\\2-200-A.ogg", "\\002 - Rain\\1-300-A.ogg",
+             "\\002 - Rain\\3-400-A.ogg", "\\002 - Rain\\2-500-A.ogg"]
+    clips = [rng.standard_normal((7, 4)).astype(np.float32) for _ in names]
+    with h5py.File(path, "w") as handle:
+        for index, clip in enumerate(clips):
+            handle.create_dataset(str(index), data=clip)
+    ordering.write_text("\n".join(names) + "\n")
+    with load_dataset(path, storage_ordering=ordering, fold_pattern=r"^(\d+)-") as dataset:
+        assert len(dataset) == 5 and dataset.n_features == 4
+        assert dataset.class_names == ["001 - Dog bark", "002 - Rain"]
+        assert list(dataset.labels) == [0, 0, 1, 1, 1]
+        assert list(dataset.folds) == [1, 2, 1, 3, 2]
+        assert list(dataset.filenames)[0] == "001 - Dog bark/1-100-A.ogg"
+        np.testing.assert_array_equal(dataset.features(3), clips[3])
+    with load_dataset(path, class_counts=[2, 3]) as dataset:
+        assert list(dataset.labels) == [0, 0, 1, 1, 1] and set(dataset.folds) == {-1}
+    with pytest.raises(ParameterError, match="original MCLNN layout, which carries no labels"):
+        load_dataset(path)
+    with pytest.raises(DatasetError, match=r"class counts \[2, 2\] add up to 4, but .* holds 5 clips"):
+        load_dataset(path, class_counts=[2, 2])
+
+
+def test_folds_of_a_reference_layout_file(tmp_path, rng):
+    path, ordering = tmp_path / "ref.hdf5", tmp_path / "ref_storage_ordering.txt"
+    names = [f"{category}/{fold}-{number}.wav" for category in ("a", "b") for fold in (1, 2, 3)
+             for number in range(2)]
+    with h5py.File(path, "w") as handle:
+        for index in range(len(names)):
+            handle.create_dataset(str(index), data=rng.standard_normal((5, 3)).astype(np.float32))
+    ordering.write_text("\n".join(names))
+    config = load_config("esc10")
+    result = make_folds(config, dataset_file=path, out_dir=tmp_path / "out", k=3,
+                        reference_layout={"storage_ordering": str(ordering), "fold_pattern": r"^(\d+)-"})
+    assert result.manifest["official_folds"] is True
+    index, _ = read_index(tmp_path / "out" / result.manifest["trials"][0]["files"]["test"])
+    assert [names[i] for i in index] == ["a/1-0.wav", "a/1-1.wav", "b/1-0.wav", "b/1-1.wav"]
+
+
+def test_k_below_three_is_rejected():
+    with pytest.raises(ParameterError, match="folds.k must be at least 3"):
+        load_config("toy", overrides=["folds.k=2"])
+
+
+@requires_esc10
+def test_esc10_trial_sets(tmp_path):
+    out = tmp_path / "esc10"
+    config = load_config("esc10")
+    transform_dataset(config, source_dir=ESC10_DIR, out_dir=out)
+    with pytest.raises(ParameterError, match="--k 4 contradicts the dataset's official folds"):
+        make_folds(config, dataset_file=dataset_path(out), out_dir=out, k=4)
+    manifest = make_folds(config, dataset_file=dataset_path(out), out_dir=out, k=5).manifest
+    with load_dataset(dataset_path(out)) as dataset:
+        names = [name.split("/")[1] for name in dataset.filenames]
+
+        def prefixes(trial, subset):
+            index, labels = read_index(out / manifest["trials"][trial]["files"][subset])
+            assert np.bincount(labels, minlength=10).tolist() == [8 * (3 if subset == "train" else 1)] * 10
+            return {names[i].split("-")[0] for i in index}
+
+        assert prefixes(0, "test") == {"1"}
+        assert prefixes(0, "validation") == {"2"}
+        assert prefixes(0, "train") == {"3", "4", "5"}
+        assert prefixes(1, "test") == {"5"} and prefixes(1, "validation") == {"1"}
+    assert manifest["trials"][1]["files"]["test"] == "ESC10_folds_5_index/Fold_02of05_ESC10_seedNoSeed_Test.hdf5"
