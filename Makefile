@@ -13,6 +13,7 @@ DEMO_OUT ?= mclnn-data/toy
 demo: $(STAMP)
 	$(BIN)/mclnn transform toy --out $(DEMO_OUT)
 	$(BIN)/mclnn folds toy --out $(DEMO_OUT)
+	$(BIN)/mclnn cv-train toy --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

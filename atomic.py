@@ -1,4 +1,4 @@
-"""Atomic outputs and exclusive locks shared by every stage.
+"""Stage output files: atomic writes, exclusive locks and fingerprints, shared by every stage.
 
 An output is written under a temporary name in its own folder and renamed over the
 final name only once complete, so a run killed at any moment leaves the previous
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Iterator
 
 from mclnn.errors import DatasetError
 
-__all__ = ["atomic_path", "exclusive_lock", "replace_directory"]
+__all__ = ["atomic_path", "exclusive_lock", "file_fingerprint", "replace_directory"]
 
 
 @contextlib.contextmanager
@@ -31,12 +32,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Yields
     ------
     Path
-        Where to write. On an exception the temporary file is removed and ``path``
-        is left as it was.
+        Where to write, with the same suffix as ``path`` (writers such as Keras check
+        it). On an exception the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
     try:
         yield temporary
         os.replace(temporary, path)
@@ -68,7 +69,7 @@ def exclusive_lock(path: str | Path) -> Iterator[None]:
                 f"{path}: another mclnn run is writing this output right now; "
                 "wait for it to finish or give a different --out"
             ) from None
-        for leftover in path.parent.glob(f".{path.name}.*.partial"):
+        for leftover in path.parent.glob(f".{path.stem}.*.partial{path.suffix}"):
             leftover.unlink(missing_ok=True)
         try:
             yield
@@ -90,3 +91,13 @@ def replace_directory(staged: str | Path, final: str | Path) -> None:
         os.replace(final, retired)
     os.replace(staged, final)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """A SHA-256 of a file's size and modification time: changes whenever the file is rewritten.
+
+    Outputs are replaced by rename, so every rewrite gives a new modification time
+    without the cost of hashing the content.
+    """
+    status = Path(path).stat()
+    return hashlib.sha256(f"{status.st_size}\0{status.st_mtime_ns}".encode()).hexdigest()

@@ -7,6 +7,7 @@ status 1 here, and only here.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -168,6 +169,79 @@ def folds(dataset, config_path, overrides, out_dir, k, seed, ignore_official_fol
     state = "is up to date" if result.up_to_date else f"written in {result.seconds:.1f} s"
     seed_text = "no seed" if manifest["seed"] is None else f"seed {manifest['seed']}"
     click.echo(f"{dataset}: {manifest['k']} {folds_kind} folds, {seed_text}; {result.manifest_path} {state}")
+
+
+class _EpochBars:
+    """A progress callback drawing one bar per trial: epochs, loss, accuracies and ETA."""
+
+    def __init__(self, dataset):
+        self._dataset = dataset
+        self._bar = None
+        self._trial = None
+
+    def __call__(self, trial, epoch, epochs, logs):
+        if trial != self._trial:
+            self.close()
+            self._trial = trial
+            self._bar = click.progressbar(
+                length=epochs, label=f"{self._dataset} trial {trial}: epochs", show_pos=True, show_eta=True,
+                file=sys.stderr, item_show_func=lambda text: text)
+            self._bar.__enter__()
+            self._bar.update(epoch - 1)
+        shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
+        self._bar.update(epoch - self._bar.pos, current_item=shown)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.render_finish()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+@cli.command("cv-train")
+@click.argument("dataset")
+@config_option
+@set_option
+@out_option
+@click.option("--k", type=click.IntRange(min=3), default=None, help="Which folds [default: folds.k in datasets.yaml].")
+@click.option("--fold", "trial", type=click.IntRange(min=1), default=None,
+              help="Run only this trial (1-based), e.g. as one job of many.")
+@click.option("--evaluate-only", is_flag=True, help="Report from the stored best models without training.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs per trial [default: training.epochs].")
+@click.option("--seed", type=int, default=None, help="Training seed [default: training.seed].")
+@click.option("--pictures", is_flag=True, help="Also draw the first MCLNN layer's weights and its outputs.")
+def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluate_only, epochs, seed, pictures):
+    """Train and evaluate DATASET's MCLNN model on every cross-validation trial, and report.
+
+    A rerun skips finished trials and resumes an interrupted one from its last
+    checkpoint. Outputs go to <out>/<DATASET>_folds_<k>_weights/: per trial the best
+    model, its history and report; report.json, report.md and PNG pictures over all
+    finished trials.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, not ours
+    from mclnn.train import cv_train
+
+    flags = [f"training.epochs={epochs}"] * (epochs is not None) + [f"training.seed={seed}"] * (seed is not None)
+    config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
+    with _EpochBars(dataset) as progress:
+        report = cv_train(config, out_dir=out_dir or DEFAULT_OUT_ROOT / dataset, k=k, trial=trial,
+                          evaluate_only=evaluate_only, pictures=pictures, progress=progress)
+    for entry in report["trials"]:
+        scores = entry["scores"]
+        click.echo(f"{dataset} trial {entry['trial']} (tests fold {entry['test_fold']}): "
+                   f"clip accuracy {scores['mean_probability_accuracy']:.4f} mean-probability vote, "
+                   f"{scores['majority_accuracy']:.4f} majority vote, MAP@3 {scores['map_at_3']:.4f}, "
+                   f"{entry.get('epochs_run')} epochs (best {entry.get('best_epoch')})")
+    pooled = report["pooled"]
+    click.echo(f"{dataset} pooled over trials {', '.join(map(str, report['trials_finished']))}: "
+               f"clip accuracy {pooled['mean_probability_accuracy']:.4f} mean-probability vote, "
+               f"{pooled['majority_accuracy']:.4f} majority vote, F1 weighted {pooled['f1_weighted']:.4f}, "
+               f"MAP@3 {pooled['map_at_3']:.4f}")
 
 
 def main():

@@ -17,7 +17,6 @@ the original trainer derives it from the training index file (``Train`` ->
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -32,17 +31,19 @@ import numpy as np
 
 import mclnn
 from mclnn import Dataset, load_dataset
-from mclnn.atomic import atomic_path, exclusive_lock, replace_directory
+from mclnn.atomic import atomic_path, exclusive_lock, file_fingerprint, replace_directory
 from mclnn.config import DatasetConfig, settings_hash
+from mclnn.errors import DatasetError
 from mclnn.folds.splits import Trial, assign_folds, check_trials, make_trials
 from mclnn.folds.standardization import clip_moments, training_statistics
 
-__all__ = ["FoldsResult", "folds_manifest_path", "format_fold_tables", "make_folds"]
+__all__ = ["FoldsResult", "dataset_tag", "folds_manifest_path", "format_fold_tables", "make_folds",
+           "read_folds_manifest"]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "mclnn-folds"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 _SUBSETS = ("Train", "Validation", "Test")
 
 
@@ -127,7 +128,7 @@ def make_folds(
     manifest_path = folds_manifest_path(out_dir, config.name, k)
     with load_dataset(dataset_file, **reference_layout) as dataset:
         inputs = {
-            "dataset_fingerprint": _file_fingerprint(dataset_file),
+            "dataset_fingerprint": file_fingerprint(dataset_file),
             "settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout, MANIFEST_VERSION),
         }
         existing = _read_manifest(manifest_path)
@@ -144,6 +145,7 @@ def make_folds(
             "format": MANIFEST_FORMAT,
             "format_version": MANIFEST_VERSION,
             "dataset": config.name,
+            "tag": dataset_tag(config.name),
             "dataset_file": os.path.relpath(dataset_file.resolve(), out_dir.resolve()),
             "reference_layout": reference_layout,
             "k": k,
@@ -161,6 +163,23 @@ def make_folds(
             with atomic_path(manifest_path) as partial:
                 partial.write_text(json.dumps(manifest, indent=2) + "\n")
     return FoldsResult(manifest, manifest_path, up_to_date=False, seconds=time.perf_counter() - started)
+
+
+def read_folds_manifest(out_dir: str | Path, dataset: str, k: int) -> dict:
+    """The manifest ``mclnn folds`` wrote for ``dataset`` and ``k`` under ``out_dir``.
+
+    Raises
+    ------
+    DatasetError
+        No manifest, or one written by another version of the folds format.
+    """
+    path = folds_manifest_path(out_dir, dataset, k)
+    manifest = _read_manifest(path)
+    if manifest is None:
+        raise DatasetError(f"{path}: no folds for {dataset} with k={k}; run `mclnn folds {dataset} --k {k}` first")
+    if manifest.get("format_version") != MANIFEST_VERSION:
+        raise DatasetError(f"{path}: written by another mclnn version; rerun `mclnn folds {dataset} --k {k}`")
+    return manifest
 
 
 def format_fold_tables(manifest: dict) -> str:
@@ -221,11 +240,6 @@ def _fold_class_counts(folds, dataset, k):
     originals = dataset.variants == 0
     return {name: [int(np.sum(originals & (dataset.labels == label) & (folds == fold))) for fold in range(1, k + 1)]
             for label, name in enumerate(dataset.class_names)}
-
-
-def _file_fingerprint(path):
-    status = Path(path).stat()
-    return hashlib.sha256(f"{status.st_size}\0{status.st_mtime_ns}".encode()).hexdigest()
 
 
 def _read_manifest(path):

@@ -90,7 +90,7 @@ def test_settings_hash_tracks_changes():
     ({"dataset": "esc10", "overrides": ["features.clip_position=end"]}, r"clip_position must be one of"),
     ({"dataset": "esc10", "overrides": ["n_mels=40"]}, r"expected section.key=value"),
     ({"dataset": "esc10", "overrides": ["features.n_mels"]}, r"expected section.key=value"),
-    ({"dataset": "esc10", "overrides": ["model.units=3"]}, r"unknown section\(s\) model"),
+    ({"dataset": "esc10", "overrides": ["reports.units=3"]}, r"unknown section\(s\) reports"),
     ({"dataset": "esc10", "overrides": ["source.layout=zip"]}, r"layout must be one of folders, csv"),
     ({"dataset": "esc10", "overrides": ["source.fold_pattern=^\\d+-"]}, r"needs exactly one group"),
     ({"dataset": "esc10", "overrides": ["source.layout=csv"]}, r"source.csv is required"),

@@ -80,7 +80,7 @@ def test_bad_clip_fails_naming_the_file_and_writes_nothing(toy_source, tiny_conf
     with pytest.raises(DatasetError, match=r"tone/tone_01.wav: cannot decode audio"):
         transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
     assert not dataset_path(tmp_path / "out").exists()
-    assert not list((tmp_path / "out").glob("*partial*"))
+    assert not list((tmp_path / "out").glob(".*partial*"))
 
 
 @pytest.mark.parametrize("bad_clip, reason", [
@@ -133,12 +133,12 @@ def test_interrupted_write_leaves_the_previous_output(built, toy_source, tiny_co
     assert result.path.read_bytes() == before
     with load_dataset(result.path) as dataset:
         assert len(dataset) == 15
-    assert not list(out.glob(".*partial"))
+    assert not list(out.glob(".*partial*"))
 
 
 def test_leftovers_of_a_killed_run_are_removed(built, toy_source, tiny_config):
     result, out = built
-    leftover = out / ".Dataset.hdf5.999999.partial"
+    leftover = out / ".Dataset.999999.partial.hdf5"
     leftover.write_bytes(b"half-written")
     transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, force=True)
     assert not leftover.exists()

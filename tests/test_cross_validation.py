@@ -1,0 +1,177 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mclnn.config import load_config
+from mclnn.errors import DatasetError, ParameterError
+from mclnn.folds import make_folds
+from mclnn.preprocess.toy import write_toy_dataset
+from mclnn.preprocess.transform import dataset_path, transform_dataset
+from mclnn.train import cv_train
+from mclnn.train.cross_validation import TrialPaths, weights_dir
+
+
+def toy_config(*overrides):
+    return load_config("toy", overrides=["training.epochs=6", *overrides])
+
+
+@pytest.fixture(scope="module")
+def toy_folds(tmp_path_factory):
+    """The toy dataset (40 clips, 5 classes), transformed and split into 4 folds, shared read-only."""
+    root = tmp_path_factory.mktemp("toy")
+    source = write_toy_dataset(root / "audio")
+    config = toy_config()
+    transform_dataset(config, source_dir=source, out_dir=root / "out")
+    make_folds(config, dataset_file=dataset_path(root / "out"), out_dir=root / "out", k=4, seed=0)
+    return root / "out"
+
+
+@pytest.fixture
+def out(toy_folds, tmp_path):
+    """A private copy of the toy outputs, so each test trains from scratch."""
+    copy = tmp_path / "out"
+    copy.mkdir()
+    for path in toy_folds.rglob("*"):
+        target = copy / path.relative_to(toy_folds)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.write_bytes(path.read_bytes())
+            os.utime(target, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
+    return copy
+
+
+def test_two_trials_learn_well_above_chance_and_report(out):
+    config = toy_config()
+    cv_train(config, out_dir=out, trial=1)
+    report = cv_train(config, out_dir=out, trial=2)
+    assert report["trials_finished"] == [1, 2]
+    assert [trial["test_fold"] for trial in report["trials"]] == [1, 4]
+    pooled = report["pooled"]
+    assert pooled["clips"] == 20
+    assert pooled["mean_probability_accuracy"] >= 0.6  # chance is 0.2
+    assert pooled["majority_accuracy"] >= 0.6
+    folder = weights_dir(out, {"tag": "TOY", "k": 4})
+    for name in ("report.json", "report.md", "confusion_mean_probability.png", "confusion_majority.png",
+                 "trial_01_curves.png", "trial_02_curves.png", "trial_01/model.keras", "trial_01/history.json"):
+        assert (folder / name).is_file(), name
+    assert not (folder / "trial_01" / "checkpoint.keras").exists()
+    markdown = (folder / "report.md").read_text()
+    assert "| **pooled** |" in markdown and "| tone |" in markdown
+    history = json.loads((folder / "trial_01" / "history.json").read_text())
+    assert len(history["val_accuracy"]) == report["trials"][0]["epochs_run"] == 6
+
+
+def test_rerun_skips_finished_and_resumes_interrupted(out):
+    config = toy_config()
+    epochs_seen = []
+
+    def interrupt_after_two(trial, epoch, epochs, logs):
+        epochs_seen.append((trial, epoch))
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cv_train(config, out_dir=out, trial=1, progress=interrupt_after_two)
+    paths = TrialPaths(weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01")
+    assert json.loads(paths.state.read_text())["epoch"] == 2 and paths.checkpoint.is_file()
+    assert not paths.report.exists()
+
+    resumed = []
+    report = cv_train(config, out_dir=out, trial=1, progress=lambda *args: resumed.append(args[1]))
+    assert resumed == [3, 4, 5, 6]
+    assert len(json.loads(paths.history.read_text())["loss"]) == 6
+    first_scores = report["pooled"]
+
+    again = []
+    report = cv_train(config, out_dir=out, trial=1, progress=lambda *args: again.append(args))
+    assert again == [] and report["pooled"] == first_scores
+
+    evaluated = cv_train(config, out_dir=out, trial=1, evaluate_only=True)
+    assert evaluated["pooled"]["mean_probability_accuracy"] == first_scores["mean_probability_accuracy"]
+
+
+def test_changed_settings_retrain(out):
+    cv_train(toy_config(), out_dir=out, trial=1)
+    seen = []
+    cv_train(toy_config("training.epochs=2"), out_dir=out, trial=1, progress=lambda *args: seen.append(args[1]))
+    assert seen == [1, 2]
+
+
+def test_early_stopping_keeps_the_best_epoch(out):
+    # With a vanishing learning rate the validation loss cannot improve after epoch 1.
+    config = toy_config("training.learning_rate=1.0e-12", "training.monitor=val_loss", "training.patience=2")
+    report = cv_train(config, out_dir=out, trial=1)
+    assert report["trials"][0]["epochs_run"] == 3
+    assert report["trials"][0]["best_epoch"] == 1
+
+
+def test_seeds_make_runs_repeatable(out, tmp_path):
+    config = toy_config("training.epochs=2")
+    first = cv_train(config, out_dir=out, trial=1)
+    history = json.loads((weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01" / "history.json").read_text())
+    second_out = tmp_path / "second"
+    os.rename(out, second_out)
+    for path in (second_out / "TOY_folds_4_weights").glob("*"):
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        else:
+            path.unlink()
+    second = cv_train(config, out_dir=second_out, trial=1)
+    again = json.loads((weights_dir(second_out, {"tag": "TOY", "k": 4}) / "trial_01" / "history.json").read_text())
+    np.testing.assert_allclose(again["loss"], history["loss"], rtol=1e-5)
+    assert second["pooled"] == first["pooled"]
+
+
+def test_bad_inputs_are_named(out, tmp_path):
+    with pytest.raises(DatasetError, match=r"no folds for toy with k=5; run `mclnn folds toy --k 5` first"):
+        cv_train(toy_config(), out_dir=out, k=5)
+    with pytest.raises(ParameterError, match=r"--fold 9 is out of range: the folds have trials 1..4"):
+        cv_train(toy_config(), out_dir=out, trial=9)
+    with pytest.raises(DatasetError, match=r"trial_03/model.keras: no trained model for trial 3"):
+        cv_train(toy_config(), out_dir=out, trial=3, evaluate_only=True)
+    with pytest.raises(ParameterError, match=r"a segment of 111 frames .* is longer than every clip .* \(at most 80"):
+        cv_train(toy_config("model.extra_frames=106"), out_dir=out, trial=1)
+    statistics = next((out / "TOY_folds_4_standardization").glob("Fold_02*"))
+    statistics.unlink()
+    with pytest.raises(DatasetError, match=r"Fold_02of04_TOY_seed0_TrainParameters.hdf5: standardization file missing"):
+        cv_train(toy_config(), out_dir=out, trial=2)
+    os.utime(dataset_path(out))
+    with pytest.raises(DatasetError, match=r"Dataset.hdf5 changed after the folds were made; rerun `mclnn folds toy`"):
+        cv_train(toy_config(), out_dir=out, trial=1)
+    assert not (out / "TOY_folds_4_weights" / "report.json").exists()
+
+
+def test_inconsistent_model_lists_are_named():
+    with pytest.raises(ParameterError, match=r"model.order has 1 entries but model.hidden has 2 MCLNN layers"):
+        load_config("toy", overrides=["model.hidden=[40, 30]"])
+    with pytest.raises(ParameterError, match=r"model.dropout has 3 entries; it needs 4"):
+        load_config("toy", overrides=["model.dense=[32, 16]"])
+
+
+def test_clips_shorter_than_a_segment_are_named(tmp_path, rng):
+    import h5py
+
+    from mclnn import load_dataset
+    from mclnn.train.segments import SegmentBatches, StandardizedClips
+
+    path = tmp_path / "variable.hdf5"
+    with h5py.File(path, "w") as handle:
+        for index, frames in enumerate([20, 5, 12]):
+            handle.create_dataset(str(index), data=rng.standard_normal((frames, 3)).astype(np.float32))
+    with load_dataset(path, class_counts=[2, 1]) as dataset:
+        ones, zeros = np.ones(3, np.float32), np.zeros(3, np.float32)
+        with pytest.raises(DatasetError, match=r"1 clip\(s\) are shorter than one segment of 10 frames: 1 \(5 frames\)"):
+            StandardizedClips(dataset, [0, 1, 2], mean_vector=zeros, std_vector=ones, segment_frames=10)
+        clips = StandardizedClips(dataset, [0, 2], mean_vector=ones, std_vector=ones * 2, segment_frames=10)
+        np.testing.assert_allclose(clips.clip(1), (dataset.features(2) - 1) / 2, rtol=1e-6)
+        batches = SegmentBatches(clips, segment_frames=10, step=3, batch_size=4)
+        # Starts 0, 3, 6, 9 in the 20-frame clip; 0 in the 12-frame clip (the original's rule).
+        assert list(batches.segments_per_clip) == [4, 1]
+        segments, labels = batches[0]
+        np.testing.assert_array_equal(segments[2], clips.clip(0)[6:16])
+        assert list(labels) == [0, 0, 0, 0] and list(batches[1][1]) == [1]

@@ -1,0 +1,120 @@
+import keras
+import numpy as np
+import pytest
+
+from mclnn.config import load_config
+from mclnn.errors import ParameterError
+from mclnn.train.layers import MaskedConditional, band_mask
+from mclnn.train.model import build_model
+
+
+def slow_mask(l, e, bw, ov):
+    """The mask rule as the issue states it, one position at a time."""
+    flat = np.zeros(l * e)
+    g = 0
+    while g * (l + bw - ov) < l * e:
+        for a in range(bw):
+            position = a + g * (l + bw - ov)
+            if position < l * e:
+                flat[position] = 1
+        g += 1
+    mask = np.zeros((l, e))
+    for j in range(e):  # column-major: column j holds positions j*l .. j*l + l - 1
+        mask[:, j] = flat[j * l:(j + 1) * l]
+    return mask
+
+
+@pytest.mark.parametrize("l, e, bw, ov", [(120, 300, 20, -5), (300, 200, 5, 3), (256, 220, 40, -10),
+                                          (10, 4, 3, 1), (7, 5, 2, -3), (6, 3, 8, 2), (5, 4, 1, 0)])
+def test_band_mask_matches_the_rule(l, e, bw, ov):
+    np.testing.assert_array_equal(band_mask(l, e, bandwidth=bw, overlap=ov), slow_mask(l, e, bw, ov))
+
+
+def test_esc10_first_layer_mask():
+    mask = band_mask(120, 300, bandwidth=20, overlap=-5)
+    assert mask.shape == (120, 300) and mask.dtype == np.float32
+    assert list(np.flatnonzero(mask[:, 0])) == list(range(0, 20))
+    assert list(np.flatnonzero(mask[:, 1])) == list(range(25, 45))
+    assert list(np.flatnonzero(mask[:, 4])) == list(range(100, 120))
+    assert 1 - mask.mean() > 0.83  # mostly zeros
+
+
+def test_band_mask_rejects_impossible_bands():
+    with pytest.raises(ParameterError, match="need bandwidth >= 1"):
+        band_mask(10, 4, bandwidth=0, overlap=0)
+    with pytest.raises(ParameterError, match="features \\+ bandwidth - overlap >= 1"):
+        band_mask(10, 4, bandwidth=2, overlap=12)
+
+
+def reference_output(x, kernel, bias, mask, order):
+    """out[b, t] = bias + sum_k x[b, t + k] @ (W[k] * M), written as loops."""
+    batch, frames, _ = x.shape
+    out = np.zeros((batch, frames - 2 * order, kernel.shape[2]))
+    for b in range(batch):
+        for t in range(frames - 2 * order):
+            out[b, t] = bias + sum(x[b, t + k] @ (kernel[k] * mask) for k in range(2 * order + 1))
+    return out
+
+
+@pytest.mark.parametrize("masked", [True, False])
+@pytest.mark.parametrize("order, units, bandwidth, overlap", [(2, 6, 3, 1), (0, 4, 5, -2), (3, 9, 2, 0)])
+def test_layer_equals_numpy_reference(rng, masked, order, units, bandwidth, overlap):
+    x = rng.standard_normal((3, 14, 10)).astype(np.float32)
+    layer = MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked)
+    layer.build(x.shape)
+    kernel = rng.standard_normal((2 * order + 1, 10, units)).astype(np.float32)
+    bias = rng.standard_normal(units).astype(np.float32)
+    layer.set_weights([kernel, bias])
+    mask = band_mask(10, units, bandwidth=bandwidth, overlap=overlap) if masked else np.ones((10, units))
+    output = np.asarray(layer(x))
+    assert output.shape == layer.compute_output_shape(x.shape) == (3, 14 - 2 * order, units)
+    np.testing.assert_allclose(output, reference_output(x, kernel, bias, mask, order), rtol=1e-5, atol=1e-5)
+
+
+def test_layer_uses_the_configured_initializer():
+    layer = MaskedConditional(4, 1, bandwidth=2, overlap=0, kernel_initializer=keras.initializers.Constant(0.25))
+    layer.build((None, 5, 6))
+    np.testing.assert_array_equal(np.asarray(layer.kernel), np.full((3, 6, 4), 0.25))
+    seeded = MaskedConditional(300, 15, bandwidth=20, overlap=-5,
+                               kernel_initializer=keras.initializers.HeNormal(seed=1))
+    seeded.build((None, 101, 120))
+    # He normal: standard deviation sqrt(2 / fan_in), fan_in = 31 frames * 120 features (not 'uniform').
+    assert np.std(np.asarray(seeded.kernel)) == pytest.approx(np.sqrt(2 / (31 * 120)), rel=0.02)
+
+
+def test_layer_config_round_trip():
+    layer = MaskedConditional(7, 2, bandwidth=3, overlap=-1, masked=False, kernel_initializer="he_normal",
+                              name="mclnn_x")
+    again = MaskedConditional.from_config(layer.get_config())
+    assert again.get_config() == layer.get_config()
+    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked) == (7, 2, 3, -1, False)
+
+
+def test_bad_layer_arguments():
+    with pytest.raises(ParameterError, match="units >= 1 and order >= 0"):
+        MaskedConditional(0, 1)
+
+
+def test_model_structure_and_save_load_round_trip(tmp_path, rng):
+    settings = load_config("esc10").model
+    model = build_model(settings, n_features=120, n_classes=10, seed=3)
+    names = [layer.name for layer in model.layers]
+    assert names == ["dropout0", "mclnn0", "prelu0", "dropout1", "mclnn1", "prelu1", "pool",
+                     "dropout2", "dense2", "prelu2", "dropout3", "dense3", "prelu3", "dropout4", "softmax"]
+    assert model.input_shape == (None, 101, 120) and model.output_shape == (None, 10)
+    assert model.get_layer("mclnn1").output.shape == (None, 41, 200)
+    segments = rng.standard_normal((4, 101, 120)).astype(np.float32)
+    predictions = model.predict(segments, verbose=0)
+    np.testing.assert_allclose(predictions.sum(axis=1), 1, rtol=1e-5)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded.predict(segments, verbose=0), predictions)
+
+
+def test_same_seed_same_weights():
+    settings = load_config("toy").model
+    first = build_model(settings, n_features=80, n_classes=5, seed=11).get_weights()
+    second = build_model(settings, n_features=80, n_classes=5, seed=11).get_weights()
+    other = build_model(settings, n_features=80, n_classes=5, seed=12).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not np.array_equal(first[0], other[0])

@@ -1,0 +1,85 @@
+"""The cross-validation report: per-trial and pooled scores as JSON, Markdown and pictures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from mclnn.atomic import atomic_path
+from mclnn.train.metrics import clip_scores
+from mclnn.train.pictures import save_confusion_matrix, save_training_curves
+
+__all__ = ["write_report"]
+
+_COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority-vote acc"),
+            ("mean_probability_accuracy", "mean-prob acc"), ("f1_micro", "F1 micro"),
+            ("f1_weighted", "F1 weighted"), ("map_at_3", "MAP@3")]
+
+
+def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_names: Sequence[str],
+                 folder: str | Path) -> dict:
+    """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
+
+    The pooled scores are computed over the test clips of all finished trials together.
+
+    Returns
+    -------
+    dict
+        The content of report.json.
+    """
+    folder = Path(folder)
+    labels = [clip["label"] for report in trial_reports for clip in report["clips"]]
+    summaries = [clip for report in trial_reports for clip in report["clips"]]
+    pooled = clip_scores(labels, summaries, n_classes=len(class_names))
+    report = {
+        "dataset": dataset,
+        "k": k,
+        "class_names": list(class_names),
+        "trials_finished": [trial["trial"] for trial in trial_reports],
+        "trials": [{key: value for key, value in trial.items() if key != "clips"} for trial in trial_reports],
+        "pooled": pooled,
+    }
+    _write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
+    _write_text(folder / "report.md", _markdown(report))
+    for vote in ("mean_probability", "majority"):
+        save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
+                              title=f"{dataset}: {vote.replace('_', '-')} vote, trials {_trials_text(report)}",
+                              path=folder / f"confusion_{vote}.png")
+    for trial in trial_reports:
+        history_path = folder / f"trial_{trial['trial']:02d}" / "history.json"
+        if history_path.is_file():
+            save_training_curves(json.loads(history_path.read_text()), best_epoch=trial.get("best_epoch"),
+                                 title=f"{dataset} trial {trial['trial']} (tests fold {trial['test_fold']})",
+                                 path=folder / f"trial_{trial['trial']:02d}_curves.png")
+    return report
+
+
+def _markdown(report):
+    lines = [f"# {report['dataset']}: MCLNN {report['k']}-fold cross-validation", "",
+             f"Trials finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
+             "test fold; votes over a clip's segments.", "",
+             "| trial | tests fold | validates on | epochs (best) | " + " | ".join(name for _, name in _COLUMNS) + " |",
+             "|" + "---|" * (4 + len(_COLUMNS))]
+    for trial in report["trials"]:
+        scores = trial["scores"]
+        lines.append(f"| {trial['trial']} | {trial['test_fold']} | {trial['validation_fold']} | "
+                     f"{trial.get('epochs_run')} ({trial.get('best_epoch')}) | "
+                     + " | ".join(f"{scores[key]:.4f}" for key, _ in _COLUMNS) + " |")
+    pooled = report["pooled"]
+    lines.append("| **pooled** | | | | " + " | ".join(f"**{pooled[key]:.4f}**" for key, _ in _COLUMNS) + " |")
+    names = report["class_names"]
+    lines += ["", f"Pooled confusion matrix, mean-probability vote ({pooled['clips']} clips; rows: true class):", "",
+              "| true \\ predicted | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for name, row in zip(names, pooled["confusion_mean_probability"]):
+        lines.append(f"| {name} | " + " | ".join(str(count) for count in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _trials_text(report):
+    return ", ".join(str(number) for number in report["trials_finished"])
+
+
+def _write_text(path, text):
+    with atomic_path(path) as partial:
+        partial.write_text(text)

@@ -1,0 +1,102 @@
+"""Segments: windows of ``segment_frames`` frames cut from standardized clips on the fly."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from mclnn import Dataset
+from mclnn.errors import DatasetError
+
+__all__ = ["SegmentBatches", "StandardizedClips", "segment_starts"]
+
+
+def segment_starts(n_frames: int, *, segment_frames: int, step: int) -> np.ndarray:
+    """First frames of a clip's segments: ``0, step, ...`` while a whole segment fits (the original's rule)."""
+    return np.arange(0, n_frames - segment_frames + 1, step)
+
+
+class StandardizedClips:
+    """Some clips of a Dataset.hdf5, standardized, concatenated in memory.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    indices : sequence of int
+        Clip positions in the dataset.
+    mean_vector, std_vector : np.ndarray [shape=(n_features,)]
+        The trial's training statistics: clips become ``(x - mean) / std``.
+    segment_frames : int
+        Checked against every clip's length.
+
+    Raises
+    ------
+    DatasetError
+        A clip is shorter than one segment (the message names the clips).
+    """
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int], *, mean_vector: np.ndarray,
+                 std_vector: np.ndarray, segment_frames: int):
+        self.indices = np.asarray(indices)
+        counts = dataset.frame_counts[self.indices]
+        short = self.indices[counts < segment_frames]
+        if len(short):
+            names = ", ".join(f"{dataset.filenames[i]} ({dataset.frame_counts[i]} frames)" for i in short[:5])
+            raise DatasetError(
+                f"{len(short)} clip(s) are shorter than one segment of {segment_frames} frames: {names}; "
+                "lower model.extra_frames or model.order"
+            )
+        self.labels = dataset.labels[self.indices]
+        self.offsets = np.concatenate([[0], np.cumsum(counts)])
+        self.frames = np.empty((self.offsets[-1], dataset.n_features), dtype=np.float32)
+        for position, index in enumerate(self.indices):
+            clip = dataset.features(index)
+            self.frames[self.offsets[position]:self.offsets[position + 1]] = (clip - mean_vector) / std_vector
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def clip(self, position: int) -> np.ndarray:
+        """The standardized frames of the ``position``-th clip, ``[frames, n_features]``."""
+        return self.frames[self.offsets[position]:self.offsets[position + 1]]
+
+
+class SegmentBatches(keras.utils.PyDataset):
+    """Batches of ``(segments, labels)`` over every segment of some clips.
+
+    Parameters
+    ----------
+    clips : StandardizedClips
+    segment_frames, step, batch_size : int
+    shuffle_seed : int, optional
+        Shuffle the segments, anew every epoch, with this seed; None keeps clip order.
+    """
+
+    def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, batch_size: int,
+                 shuffle_seed: int | None = None):
+        super().__init__()
+        self.clips = clips
+        starts = [segment_starts(len(clips.clip(p)), segment_frames=segment_frames, step=step)
+                  for p in range(len(clips))]
+        self.segments_per_clip = np.array([len(s) for s in starts])
+        self.positions = np.concatenate([clips.offsets[p] + s for p, s in enumerate(starts)])
+        self.labels = np.repeat(clips.labels, self.segments_per_clip)
+        self.window = np.arange(segment_frames)
+        self.batch_size = batch_size
+        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+        self.order = np.arange(len(self.positions))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.positions) / self.batch_size)
+
+    def __getitem__(self, batch: int):
+        chosen = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
+        return self.clips.frames[self.positions[chosen][:, None] + self.window], self.labels[chosen]
+
+    def on_epoch_end(self) -> None:
+        if self._rng is not None:
+            self._rng.shuffle(self.order)
