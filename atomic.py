@@ -46,24 +46,31 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | Path) -> Iterator[None]:
+def exclusive_lock(path: str | Path, *, wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` + ``.lock`` for the duration of the block.
 
     The lock is released by the operating system if the process dies, so it never
     goes stale. Once it is held, temporary files that a killed run left beside
     ``path`` are removed: no other process can be writing them.
 
+    Parameters
+    ----------
+    path : str or Path
+        The output the lock guards.
+    wait : bool
+        Wait for another holder to finish instead of failing.
+
     Raises
     ------
     DatasetError
-        Another process holds the lock.
+        Another process holds the lock and ``wait`` is False.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
     with open(lock_path, "w") as lock_file:
         try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise DatasetError(
                 f"{path}: another mclnn run is writing this output right now; "

@@ -75,3 +75,21 @@ def test_folds_without_dataset_file_is_one_line(run, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {tmp_path / 'empty' / 'Dataset.hdf5'}: no such dataset file; " \
                                     "run `mclnn transform` first"
+
+
+def test_cv_train_one_trial_through_the_cli(run, tmp_path):
+    out = tmp_path / "toy"
+    assert run("transform", "toy", "--out", out).exit_code == 0
+    assert run("folds", "toy", "--out", out).exit_code == 0
+    result = run("cv-train", "toy", "--out", out, "--fold", 2, "--epochs", 2, "--seed", 5)
+    assert result.exit_code == 0, result.output
+    assert "toy trial 2 (tests fold 4): clip accuracy" in result.output
+    assert "toy pooled over trials 2: clip accuracy" in result.output
+    assert (out / "TOY_folds_4_weights" / "report.md").is_file()
+
+
+def test_cv_train_without_folds_is_one_line(run, tmp_path):
+    result = run("cv-train", "toy", "--out", tmp_path / "nothing")
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {tmp_path / 'nothing' / 'TOY_folds_4_manifest.json'}: no folds for toy "
+                                     "with k=4; run `mclnn folds toy --k 4` first")

@@ -155,7 +155,8 @@ def cv_train(
                     and report.get("settings_hash") == run_hash]
         if not finished:
             raise DatasetError(f"{folder}: no finished trial to report on; run cv-train without --evaluate-only")
-        with exclusive_lock(folder / "report.json"):
+        # Trials run as separate jobs may finish together: the report waits its turn.
+        with exclusive_lock(folder / "report.json", wait=True):
             return write_report(finished, dataset=config.name, k=manifest["k"], class_names=dataset.class_names,
                                 folder=folder)
 
