@@ -352,6 +352,11 @@ class TrainingSettings:
     monitor : {'val_accuracy', 'val_loss'}
     seed : int
         Seeds weights, dropout and shuffling; trial i uses ``seed + i``.
+    mode : {'segment', 'clip'}
+        ``segment``: every segment is a sample of its own (the original work).
+        ``clip``: batches of whole clips through the clip-level model, every segment's
+        loss counted; much faster, but overlapping segments of a clip share the dropout
+        masks of the MCLNN layers' inputs.
     """
 
     step: int = 1
@@ -361,11 +366,13 @@ class TrainingSettings:
     patience: int = 50
     monitor: str = "val_accuracy"
     seed: int = 0
+    mode: str = "segment"
 
     def __post_init__(self):
         for name in ("step", "batch_size", "learning_rate", "epochs", "patience"):
             _check_positive(name, getattr(self, name))
         _check_choice("monitor", self.monitor, ("val_accuracy", "val_loss"))
+        _check_choice("mode", self.mode, ("segment", "clip"))
 
 
 @dataclass(frozen=True)

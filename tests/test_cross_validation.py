@@ -43,8 +43,9 @@ def out(toy_folds, tmp_path):
     return copy
 
 
-def test_two_trials_learn_well_above_chance_and_report(out):
-    config = toy_config()
+@pytest.mark.parametrize("mode", ["segment", "clip"])
+def test_two_trials_learn_well_above_chance_and_report(out, mode):
+    config = toy_config(f"training.mode={mode}")
     cv_train(config, out_dir=out, trial=1)
     report = cv_train(config, out_dir=out, trial=2)
     assert report["trials_finished"] == [1, 2]
@@ -62,10 +63,12 @@ def test_two_trials_learn_well_above_chance_and_report(out):
     assert "| **pooled** |" in markdown and "| tone |" in markdown
     history = json.loads((folder / "trial_01" / "history.json").read_text())
     assert len(history["val_accuracy"]) == report["trials"][0]["epochs_run"] == 6
+    assert report["trials"][0]["training_mode"] == mode
 
 
-def test_rerun_skips_finished_and_resumes_interrupted(out):
-    config = toy_config()
+@pytest.mark.parametrize("mode", ["segment", "clip"])
+def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
+    config = toy_config(f"training.mode={mode}")
     epochs_seen = []
 
     def interrupt_after_two(trial, epoch, epochs, logs):
@@ -91,6 +94,8 @@ def test_rerun_skips_finished_and_resumes_interrupted(out):
 
     evaluated = cv_train(config, out_dir=out, trial=1, evaluate_only=True)
     assert evaluated["pooled"]["mean_probability_accuracy"] == first_scores["mean_probability_accuracy"]
+    with pytest.raises(ParameterError, match="trial 1's model was trained with other model or training settings"):
+        cv_train(toy_config("training.epochs=7"), out_dir=out, trial=1, evaluate_only=True)
 
 
 def test_changed_settings_retrain(out):
@@ -175,3 +180,16 @@ def test_clips_shorter_than_a_segment_are_named(tmp_path, rng):
         segments, labels = batches[0]
         np.testing.assert_array_equal(segments[2], clips.clip(0)[6:16])
         assert list(labels) == [0, 0, 0, 0] and list(batches[1][1]) == [1]
+
+
+def test_clip_mode_model_loads_and_predicts_through_plain_keras(out, rng):
+    import keras
+
+    from mclnn.train.model import clip_model
+
+    cv_train(toy_config("training.mode=clip", "training.epochs=2"), out_dir=out, trial=1)
+    model = keras.models.load_model(weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01" / "model.keras")
+    clip = rng.standard_normal((1, 80, 80)).astype(np.float32)
+    segments = np.stack([clip[0, start:start + 15] for start in range(0, 80 - 15 + 1, 2)])
+    np.testing.assert_allclose(np.asarray(clip_model(model, step=2)(clip))[0], model.predict(segments, verbose=0),
+                               atol=1e-5)

@@ -56,11 +56,12 @@ def reference_output(x, kernel, bias, mask, order):
     return out
 
 
-@pytest.mark.parametrize("masked", [True, False])
-@pytest.mark.parametrize("order, units, bandwidth, overlap", [(2, 6, 3, 1), (0, 4, 5, -2), (3, 9, 2, 0)])
-def test_layer_equals_numpy_reference(rng, masked, order, units, bandwidth, overlap):
+@pytest.mark.parametrize("masked, compute", [(True, "dense"), (True, "banded"), (True, "auto"), (False, "dense")])
+@pytest.mark.parametrize("order, units, bandwidth, overlap", [(2, 6, 3, 1), (0, 4, 5, -2), (3, 9, 2, 0),
+                                                             (1, 5, 4, 7)])
+def test_layer_equals_numpy_reference(rng, masked, compute, order, units, bandwidth, overlap):
     x = rng.standard_normal((3, 14, 10)).astype(np.float32)
-    layer = MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked)
+    layer = MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked, compute=compute)
     layer.build(x.shape)
     kernel = rng.standard_normal((2 * order + 1, 10, units)).astype(np.float32)
     bias = rng.standard_normal(units).astype(np.float32)
@@ -84,15 +85,18 @@ def test_layer_uses_the_configured_initializer():
 
 def test_layer_config_round_trip():
     layer = MaskedConditional(7, 2, bandwidth=3, overlap=-1, masked=False, kernel_initializer="he_normal",
-                              name="mclnn_x")
+                              compute="banded", name="mclnn_x")
     again = MaskedConditional.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
-    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked) == (7, 2, 3, -1, False)
+    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked, again.compute) == (
+        7, 2, 3, -1, False, "banded")
 
 
 def test_bad_layer_arguments():
     with pytest.raises(ParameterError, match="units >= 1 and order >= 0"):
         MaskedConditional(0, 1)
+    with pytest.raises(ParameterError, match="compute must be auto, dense or banded, got 'sparse'"):
+        MaskedConditional(3, 1, compute="sparse")
 
 
 def test_model_structure_and_save_load_round_trip(tmp_path, rng):
@@ -118,3 +122,38 @@ def test_same_seed_same_weights():
     other = build_model(settings, n_features=80, n_classes=5, seed=12).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not np.array_equal(first[0], other[0])
+
+
+def test_banded_and_dense_have_the_same_gradients(rng):
+    import tensorflow as tf
+
+    x = tf.constant(rng.standard_normal((2, 20, 12)).astype(np.float32))
+    gradients = {}
+    for compute in ("dense", "banded"):
+        layer = MaskedConditional(7, 2, bandwidth=3, overlap=-1, compute=compute,
+                                  kernel_initializer=keras.initializers.GlorotUniform(seed=4))
+        layer.build(x.shape)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) ** 2)
+        gradients[compute] = [g.numpy() for g in tape.gradient(loss, [layer.kernel, layer.bias])]
+    for dense, banded in zip(gradients["dense"], gradients["banded"]):
+        np.testing.assert_allclose(banded, dense, rtol=1e-4, atol=1e-5)
+    mask = band_mask(12, 7, bandwidth=3, overlap=-1)
+    assert np.all(gradients["banded"][0][:, mask == 0] == 0)
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
+    from mclnn.train.model import clip_model, segment_model
+    from mclnn.train.segments import segment_starts
+
+    settings = load_config("esc10").model
+    model = build_model(settings, n_features=120, n_classes=10, seed=2)
+    clips = rng.standard_normal((2, 130, 120)).astype(np.float32)
+    starts = segment_starts(130, segment_frames=101, step=step)
+    per_segment = model.predict(np.stack([clip[s:s + 101] for clip in clips for s in starts]), verbose=0)
+    per_clip = np.asarray(clip_model(model, step=step)(clips))
+    assert per_clip.shape == (2, len(starts), 10)
+    np.testing.assert_allclose(per_clip.reshape(-1, 10), per_segment, atol=1e-5)
+    rebuilt = segment_model(clip_model(model, step=step), segment_frames=101)
+    np.testing.assert_array_equal(rebuilt.predict(clips[:, :101], verbose=0), model.predict(clips[:, :101], verbose=0))

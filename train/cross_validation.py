@@ -30,10 +30,10 @@ from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds import read_folds_manifest
 from mclnn.train.metrics import clip_scores, summarize_clip
-from mclnn.train.model import build_model
+from mclnn.train.model import build_model, clip_model, clip_segment_probabilities, segment_model
 from mclnn.train.pictures import save_layer_pictures
 from mclnn.train.report import write_report
-from mclnn.train.segments import SegmentBatches, StandardizedClips
+from mclnn.train.segments import ClipBatches, SegmentBatches, StandardizedClips
 
 __all__ = ["TrialPaths", "cv_train", "weights_dir"]
 
@@ -148,7 +148,7 @@ def cv_train(
                 logger.info("trial %d is finished; skipping it", entry["trial"])
                 continue
             with exclusive_lock(paths.report):
-                _run_trial(config, dataset, manifest, entry, paths, run_hash=run_hash, evaluate_only=evaluate_only,
+                _run_trial(config, dataset, entry, paths, run_hash=run_hash, evaluate_only=evaluate_only,
                            pictures=pictures, out_dir=out_dir, progress=progress)
         finished = [report for entry in manifest["trials"]
                     if (report := _read_json(TrialPaths(folder / f"trial_{entry['trial']:02d}").report)) is not None
@@ -161,37 +161,38 @@ def cv_train(
                                 folder=folder)
 
 
-def _run_trial(config, dataset, manifest, entry, paths, *, run_hash, evaluate_only, pictures, out_dir, progress):
+def _run_trial(config, dataset, entry, paths, *, run_hash, evaluate_only, pictures, out_dir, progress):
     started = time.perf_counter()
     model_settings, training = config.model, config.training
     mean_vector, std_vector = _read_statistics(out_dir / entry["files"]["standardization"], dataset.n_features)
-    subsets = {name: _read_indices(out_dir / entry["files"][name], dataset) for name in ("train", "validation", "test")}
 
-    def batches(name, shuffle_seed=None):
-        clips = StandardizedClips(dataset, subsets[name], mean_vector=mean_vector, std_vector=std_vector,
-                                  segment_frames=model_settings.segment_frames)
-        return SegmentBatches(clips, segment_frames=model_settings.segment_frames, step=training.step,
-                              batch_size=training.batch_size, shuffle_seed=shuffle_seed)
+    def clips(name):
+        return StandardizedClips(dataset, _read_indices(out_dir / entry["files"][name], dataset),
+                                 mean_vector=mean_vector, std_vector=std_vector,
+                                 segment_frames=model_settings.segment_frames)
 
-    test = batches("test")
+    test = ClipBatches(clips("test"), segment_frames=model_settings.segment_frames, step=training.step,
+                       clips_per_batch=8)
     if evaluate_only:
-        if not paths.model.is_file():
+        state = _read_json(paths.state)
+        if not paths.model.is_file() or state is None:
             raise DatasetError(f"{paths.model}: no trained model for trial {entry['trial']}; run cv-train first")
-        state = _read_json(paths.state) or {}
+        if state.get("settings_hash") != run_hash:
+            raise ParameterError(
+                f"trial {entry['trial']}'s model was trained with other model or training settings; give "
+                "--evaluate-only the settings (and flags such as --epochs) it was trained with")
     else:
         state = _train(config, dataset, entry, paths, run_hash=run_hash, progress=progress,
-                       train=batches("train", shuffle_seed=training.seed + entry["trial"]),
-                       validation=batches("validation"))
+                       train_clips=clips("train"), validation_clips=clips("validation"))
     model = keras.models.load_model(paths.model)
-    probabilities = model.predict(test, verbose=0)
-    summaries, labels = [], test.clips.labels
-    for clip_segments in np.split(probabilities, np.cumsum(test.segments_per_clip)[:-1]):
-        summaries.append(summarize_clip(clip_segments))
+    summaries = [summarize_clip(probabilities) for probabilities in clip_segment_probabilities(model, test)]
+    labels = test.clips.labels
     report = {
         "trial": entry["trial"],
         "test_fold": entry["test_fold"],
         "validation_fold": entry["validation_fold"],
         "settings_hash": run_hash,
+        "training_mode": training.mode,
         "epochs_run": state.get("epoch"),
         "best_epoch": state.get("best_epoch"),
         "monitor": training.monitor,
@@ -204,7 +205,8 @@ def _run_trial(config, dataset, manifest, entry, paths, *, run_hash, evaluate_on
         "evaluate_seconds": round(time.perf_counter() - started, 1),
     }
     if pictures:
-        segments = np.stack([test[0][0][i] for i in np.linspace(0, len(test[0][0]) - 1, 4).astype(int)])
+        shown = np.linspace(0, len(test.clips) - 1, 4).astype(int)
+        segments = np.stack([test.clips.clip(p)[:model_settings.segment_frames] for p in shown])
         save_layer_pictures(model, segments, units=8, prefix=paths.folder.parent / f"trial_{entry['trial']:02d}_layer0")
     _write_json(paths.report, report)
     paths.checkpoint.unlink(missing_ok=True)
@@ -212,9 +214,9 @@ def _run_trial(config, dataset, manifest, entry, paths, *, run_hash, evaluate_on
                 report["scores"]["mean_probability_accuracy"])
 
 
-def _train(config, dataset, entry, paths, *, run_hash, progress, train, validation):
+def _train(config, dataset, entry, paths, *, run_hash, progress, train_clips, validation_clips):
     """Train one trial's model, resuming from its checkpoint; return the final training state."""
-    training = config.training
+    model_settings, training = config.model, config.training
     paths.folder.mkdir(parents=True, exist_ok=True)
     state = _read_json(paths.state)
     resumable = (state is not None and state.get("settings_hash") == run_hash and paths.checkpoint.is_file()
@@ -222,19 +224,35 @@ def _train(config, dataset, entry, paths, *, run_hash, progress, train, validati
     if resumable and state.get("stopped"):
         return state
     keras.utils.set_random_seed(training.seed + entry["trial"])
+    by_clip = training.mode == "clip"
     if resumable:
         logger.info("trial %d: resuming after epoch %d", entry["trial"], state["epoch"])
-        model = keras.models.load_model(paths.checkpoint)
+        fitted = keras.models.load_model(paths.checkpoint)
+        model = segment_model(fitted, segment_frames=model_settings.segment_frames) if by_clip else fitted
     else:
         state = {"settings_hash": run_hash, "epoch": 0, "best": None, "best_epoch": None, "wait": 0,
                  "stopped": False, "seconds": 0.0, "history": {}}
-        model = build_model(config.model, n_features=dataset.n_features, n_classes=len(dataset.class_names),
+        model = build_model(model_settings, n_features=dataset.n_features, n_classes=len(dataset.class_names),
                             seed=training.seed + 1000 * entry["trial"])
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate, epsilon=1e-8),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    checkpoint = _TrialCheckpoint(paths, state, training=training, trial=entry["trial"], progress=progress)
-    model.fit(train, validation_data=validation, epochs=training.epochs, initial_epoch=state["epoch"],
-              callbacks=[checkpoint], verbose=0)
+        fitted = clip_model(model, step=training.step) if by_clip else model
+        fitted.compile(optimizer=keras.optimizers.Adam(learning_rate=training.learning_rate, epsilon=1e-8),
+                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    shuffle_seed = training.seed + entry["trial"]
+    if by_clip:
+        segments = np.median(ClipBatches(train_clips, segment_frames=model_settings.segment_frames,
+                                         step=training.step, clips_per_batch=1).segments_per_clip)
+        per_batch = max(1, round(training.batch_size / segments))
+        train, validation = (ClipBatches(clips, segment_frames=model_settings.segment_frames, step=training.step,
+                                         clips_per_batch=per_batch, shuffle_seed=seed)
+                             for clips, seed in ((train_clips, shuffle_seed), (validation_clips, None)))
+    else:
+        train, validation = (SegmentBatches(clips, segment_frames=model_settings.segment_frames, step=training.step,
+                                            batch_size=training.batch_size, shuffle_seed=seed)
+                             for clips, seed in ((train_clips, shuffle_seed), (validation_clips, None)))
+    checkpoint = _TrialCheckpoint(paths, state, best_model=model, training=training, trial=entry["trial"],
+                                  progress=progress)
+    fitted.fit(train, validation_data=validation, epochs=training.epochs, initial_epoch=state["epoch"],
+               callbacks=[checkpoint], verbose=0)
     state["stopped"] = True
     _write_json(paths.state, state)
     _write_json(paths.history, {"trial": entry["trial"], **state["history"]})
@@ -244,9 +262,11 @@ def _train(config, dataset, entry, paths, *, run_hash, progress, train, validati
 class _TrialCheckpoint(keras.callbacks.Callback):
     """Early stopping that keeps the best model and checkpoints every epoch, so a killed run resumes."""
 
-    def __init__(self, paths, state, *, training, trial, progress):
+    def __init__(self, paths, state, *, best_model, training, trial, progress):
         super().__init__()
         self.paths, self.state, self.training, self.trial, self.progress = paths, state, training, trial, progress
+        # The per-segment model is what is kept; in clip mode it shares the trained model's layers.
+        self.best_model = best_model
         self._epoch_started = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -261,7 +281,7 @@ class _TrialCheckpoint(keras.callbacks.Callback):
         improved = state["best"] is None or (value > state["best"] if monitor == "val_accuracy" else value < state["best"])
         if improved:
             state.update(best=value, best_epoch=epoch + 1, wait=0)
-            _save_model(self.model, self.paths.model)
+            _save_model(self.best_model, self.paths.model)
         else:
             state["wait"] += 1
         state["epoch"] = epoch + 1

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from mclnn.config import ModelSettings
 from mclnn.train.layers import MaskedConditional
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "clip_model", "clip_segment_probabilities", "segment_model"]
 
 
-def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, seed: int | None = None) -> keras.Model:
+def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, seed: int | None = None,
+                compute: str = "auto") -> keras.Model:
     """A fresh, uncompiled MCLNN model for segments of ``settings.segment_frames`` frames.
 
     Per MCLNN layer: dropout on its input, :class:`MaskedConditional`, PReLU. Then
@@ -26,6 +28,8 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
     n_classes : int
     seed : int, optional
         Seeds the initializers and dropout.
+    compute : {'auto', 'dense', 'banded'}
+        How the MCLNN layers compute (:class:`MaskedConditional`); the results are the same.
 
     Returns
     -------
@@ -39,7 +43,7 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
             settings.hidden, settings.order, settings.bandwidth, settings.overlap, settings.layer_masked)):
         layers += [
             keras.layers.Dropout(next(dropouts), seed=next(seeds), name=f"dropout{index}"),
-            MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked,
+            MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked, compute=compute,
                               kernel_initializer=_seeded(settings.initializers[index], next(seeds)),
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
@@ -67,3 +71,76 @@ def _seeded(name, seed):
     """A Keras initializer by name, with its seed set."""
     initializer = keras.initializers.get(name)
     return initializer.__class__.from_config({**initializer.get_config(), "seed": seed})
+
+
+def clip_model(model: keras.Sequential, *, step: int) -> keras.Model:
+    """The same layers (and weights) applied to whole clips: every segment's output at once.
+
+    MCLNN layers are convolutions over time, so they run once over a clip; the
+    segment-wise global average becomes an average pool over windows of the segment's
+    pooled length, ``step`` frames apart, and the dense layers run per segment. For a
+    clip of ``n`` frames the output is ``(len(segment_starts(n)), n_classes)``, equal in
+    inference to running the model on each segment. In training, overlapping segments of
+    a clip share the dropout masks of the MCLNN layers' inputs.
+
+    Parameters
+    ----------
+    model : keras.Sequential
+        A model from :func:`build_model`.
+    step : int
+        Frames between consecutive segments.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, frames, features)``, output ``(batch, segments, n_classes)``.
+    """
+    inputs = keras.Input(shape=(None, model.input_shape[-1]), name="clip")
+    outputs, pooled = inputs, False
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.GlobalAveragePooling1D):
+            outputs = keras.layers.AveragePooling1D(layer.input.shape[1], strides=step, name="segment_pool")(outputs)
+            pooled = True
+        elif pooled:
+            outputs = keras.layers.TimeDistributed(layer, name=f"segments_{layer.name}")(outputs)
+        else:
+            outputs = layer(outputs)
+    return keras.Model(inputs, outputs, name="mclnn_clips")
+
+
+def segment_model(clips: keras.Model, *, segment_frames: int) -> keras.Sequential:
+    """The per-segment model sharing the layers of a :func:`clip_model` (the inverse of it)."""
+    layers = []
+    for layer in clips.layers[1:]:
+        if isinstance(layer, keras.layers.AveragePooling1D):
+            layers.append(keras.layers.GlobalAveragePooling1D(name="pool"))
+        elif isinstance(layer, keras.layers.TimeDistributed):
+            layers.append(layer.layer)
+        else:
+            layers.append(layer)
+    segment = keras.Input(shape=(segment_frames, clips.input_shape[-1]), name="segment")
+    return keras.Sequential([segment, *layers], name="mclnn")
+
+
+def clip_segment_probabilities(model: keras.Sequential, batches) -> list[np.ndarray]:
+    """Every clip's segment probabilities, computed clip by clip with :func:`clip_model`.
+
+    Parameters
+    ----------
+    model : keras.Sequential
+        A model from :func:`build_model` (or loaded from a saved one).
+    batches : ClipBatches
+        Unshuffled batches of the clips to score.
+
+    Returns
+    -------
+    list of np.ndarray [shape=(segments, n_classes)]
+        In the order of ``batches.clips``.
+    """
+    clips = clip_model(model, step=batches.step)
+    probabilities = [None] * len(batches.clips)
+    for number in range(len(batches)):
+        frames, _ = batches[number]
+        for position, clip_probabilities in zip(batches.batches[number], np.asarray(clips(frames, training=False))):
+            probabilities[position] = clip_probabilities
+    return probabilities

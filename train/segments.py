@@ -11,7 +11,7 @@ import numpy as np
 from mclnn import Dataset
 from mclnn.errors import DatasetError
 
-__all__ = ["SegmentBatches", "StandardizedClips", "segment_starts"]
+__all__ = ["ClipBatches", "SegmentBatches", "StandardizedClips", "segment_starts"]
 
 
 def segment_starts(n_frames: int, *, segment_frames: int, step: int) -> np.ndarray:
@@ -100,3 +100,49 @@ class SegmentBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self._rng is not None:
             self._rng.shuffle(self.order)
+
+
+class ClipBatches(keras.utils.PyDataset):
+    """Batches of whole clips and their per-segment labels, for the clip-level model.
+
+    Clips of equal length are batched together; each clip's label is repeated once per
+    segment, matching :func:`mclnn.train.model.clip_model`'s output.
+
+    Parameters
+    ----------
+    clips : StandardizedClips
+    segment_frames, step : int
+    clips_per_batch : int
+    shuffle_seed : int, optional
+        Shuffle clips, anew every epoch, with this seed; None keeps clip order.
+    """
+
+    def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, clips_per_batch: int,
+                 shuffle_seed: int | None = None):
+        super().__init__()
+        self.clips = clips
+        lengths = np.diff(clips.offsets)
+        self.segments_per_clip = np.array([len(segment_starts(n, segment_frames=segment_frames, step=step))
+                                           for n in lengths])
+        self.step = step
+        self._groups = [np.flatnonzero(lengths == n) for n in np.unique(lengths)]
+        self._clips_per_batch = clips_per_batch
+        self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, batch: int):
+        positions = self.batches[batch]
+        frames = np.stack([self.clips.clip(p) for p in positions])
+        labels = np.repeat(self.clips.labels[positions][:, None], self.segments_per_clip[positions[0]], axis=1)
+        return frames, labels
+
+    def on_epoch_end(self) -> None:
+        self.batches = []
+        for group in self._groups:
+            order = self._rng.permutation(group) if self._rng is not None else group
+            self.batches += [order[i:i + self._clips_per_batch] for i in range(0, len(order), self._clips_per_batch)]
+        if self._rng is not None:
+            self._rng.shuffle(self.batches)
