@@ -90,7 +90,7 @@ def save_layer_pictures(model, segments: np.ndarray, *, units: int, prefix: str 
     _save(figure, weights_path)
 
     activation = model.get_layer(index=2)
-    outputs = keras.Model(model.inputs, activation.output)(segments, training=False)
+    outputs = keras.Model(model.input, activation.output)(segments, training=False)
     figure = Figure(figsize=(3 * len(segments), 3.5))
     for position, output in enumerate(np.asarray(outputs), start=1):
         axes = figure.add_subplot(1, len(segments), position)

@@ -44,7 +44,7 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
     _write_text(folder / "report.md", _markdown(report))
     for vote in ("mean_probability", "majority"):
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
-                              title=f"{dataset}: {vote.replace('_', '-')} vote, trials {_trials_text(report)}",
+                              title=f"{dataset}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
                               path=folder / f"confusion_{vote}.png")
     for trial in trial_reports:
         history_path = folder / f"trial_{trial['trial']:02d}" / "history.json"
@@ -57,7 +57,7 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
 
 def _markdown(report):
     lines = [f"# {report['dataset']}: MCLNN {report['k']}-fold cross-validation", "",
-             f"Trials finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
+             f"Finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
              "test fold; votes over a clip's segments.", "",
              "| trial | tests fold | validates on | epochs (best) | " + " | ".join(name for _, name in _COLUMNS) + " |",
              "|" + "---|" * (4 + len(_COLUMNS))]
@@ -77,7 +77,8 @@ def _markdown(report):
 
 
 def _trials_text(report):
-    return ", ".join(str(number) for number in report["trials_finished"])
+    numbers = report["trials_finished"]
+    return ("trial " if len(numbers) == 1 else "trials ") + ", ".join(str(number) for number in numbers)
 
 
 def _write_text(path, text):
