@@ -58,12 +58,12 @@ class MaskedConditional(keras.layers.Layer):
     band mask ``M`` of :func:`band_mask`. With ``masked=False`` it is the unmasked CLNN.
 
     The result is the same whichever way it is computed (``compute``): ``dense``
-    convolves with ``W * M``; ``banded`` gathers each hidden unit's band of input
-    features and convolves it with that unit's weights alone (a depthwise convolution),
-    skipping the mask's zeros. Both read the one dense kernel ``W``, so weights,
-    gradients and saved models are the same. ``auto`` is ``dense``: on the 2-core CPU
-    the banded depthwise convolution measured slower than the dense one despite doing
-    a sixth of the multiplications (benchmarks/RESULTS.md).
+    convolves with ``W * M``; ``banded`` sorts the hidden units by the position of their
+    band, and for each group of 32 runs one convolution over just the features their
+    bands cover, skipping most of the mask's zeros. Both read the one dense kernel
+    ``W``, so weights, gradients and saved models are the same. ``auto`` takes
+    ``banded`` for masks that are mostly zeros, where it measured faster
+    (benchmarks/RESULTS.md).
 
     Parameters
     ----------
@@ -104,24 +104,18 @@ class MaskedConditional(keras.layers.Layer):
                 else np.ones((n_features, self.units), dtype=np.float32))
         # The mask follows from the configuration, so it is rebuilt here rather than saved as a weight.
         self.mask = ops.convert_to_tensor(mask)
-        self._band_rows = _band_rows(mask)
-        self._banded = self.compute == "banded"
+        self._banded = self.compute == "banded" or (self.compute == "auto" and float(mask.mean()) < 0.5)
+        self._band_groups, self._unit_positions = _band_groups(mask, group_size=32)
 
     def call(self, inputs):
+        kernel = self.kernel * self.mask
         if not self._banded:
-            return ops.conv(inputs, self.kernel * self.mask, strides=1, padding="valid") + self.bias
-        n_features = self.kernel.shape[1]
-        units, width = self._band_rows.shape
-        # Gather every unit's band; index n_features is an appended zero feature that pads short bands.
-        padded = ops.pad(inputs, [[0, 0], [0, 0], [0, 1]])
-        bands = ops.take(padded, self._band_rows.reshape(-1), axis=2)
-        per_unit = ops.reshape(ops.pad(ops.transpose(self.kernel, (0, 2, 1)), [[0, 0], [0, 0], [0, 1]]),
-                               (2 * self.order + 1, units * (n_features + 1)))
-        flat_index = (np.arange(units)[:, None] * (n_features + 1) + self._band_rows).reshape(-1)
-        band_kernel = ops.expand_dims(ops.take(per_unit, flat_index, axis=1), -1)
-        outputs = ops.depthwise_conv(bands, band_kernel, strides=1, padding="valid")
-        frames = ops.shape(outputs)[1]
-        return ops.sum(ops.reshape(outputs, (-1, frames, units, width)), axis=-1) + self.bias
+            return ops.conv(inputs, kernel, strides=1, padding="valid") + self.bias
+        parts = [ops.conv(ops.take(inputs, rows, axis=2), ops.take(ops.take(kernel, rows, axis=1), units, axis=2),
+                          strides=1, padding="valid") for rows, units in self._band_groups]
+        # Units whose band is empty (the mask's gap can skip a column) output the bias alone.
+        parts.append(ops.zeros_like(parts[0][..., :1]))
+        return ops.take(ops.concatenate(parts, axis=2), self._unit_positions, axis=2) + self.bias
 
     def compute_output_shape(self, input_shape):
         frames = None if input_shape[1] is None else input_shape[1] - 2 * self.order
@@ -141,12 +135,24 @@ class MaskedConditional(keras.layers.Layer):
         }
 
 
-def _band_rows(mask: np.ndarray) -> np.ndarray:
-    """Each unit's non-zero mask rows, ``int [units, widest band]``, padded with ``n_features``."""
-    n_features = mask.shape[0]
+def _band_groups(mask: np.ndarray, *, group_size: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Units grouped by band position, and where each unit's output lands in the groups' outputs.
+
+    Returns
+    -------
+    groups : list of (rows, units)
+        For every group of up to ``group_size`` units (sorted by the first feature their
+        band covers): the features any of them sees, and the units.
+    positions : np.ndarray [shape=(units,)]
+        Each unit's column in the groups' concatenated outputs; units whose band is
+        empty point one past the end (a zero column).
+    """
     rows = [np.flatnonzero(mask[:, unit]) for unit in range(mask.shape[1])]
-    width = max(1, max(len(unit_rows) for unit_rows in rows))
-    padded = np.full((len(rows), width), n_features, dtype=np.int32)
-    for unit, unit_rows in enumerate(rows):
-        padded[unit, :len(unit_rows)] = unit_rows
-    return padded
+    order = sorted((unit for unit, unit_rows in enumerate(rows) if len(unit_rows)), key=lambda unit: rows[unit][0])
+    groups = []
+    for start in range(0, len(order), group_size):
+        units = np.asarray(order[start:start + group_size], dtype=np.int32)
+        groups.append((np.unique(np.concatenate([rows[unit] for unit in units])).astype(np.int32), units))
+    positions = np.full(mask.shape[1], len(order), dtype=np.int32)
+    positions[np.concatenate([units for _, units in groups]) if groups else []] = np.arange(len(order))
+    return groups, positions
