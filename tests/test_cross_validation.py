@@ -46,7 +46,7 @@ def out(toy_folds, tmp_path):
 @pytest.mark.parametrize("mode", ["segment", "clip"])
 def test_two_trials_learn_well_above_chance_and_report(out, mode):
     config = toy_config(f"training.mode={mode}")
-    cv_train(config, out_dir=out, trial=1)
+    cv_train(config, out_dir=out, trial=1, pictures=True)
     report = cv_train(config, out_dir=out, trial=2)
     assert report["trials_finished"] == [1, 2]
     assert [trial["test_fold"] for trial in report["trials"]] == [1, 4]
@@ -56,7 +56,8 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     assert pooled["majority_accuracy"] >= 0.6
     folder = weights_dir(out, {"tag": "TOY", "k": 4})
     for name in ("report.json", "report.md", "confusion_mean_probability.png", "confusion_majority.png",
-                 "trial_01_curves.png", "trial_02_curves.png", "trial_01/model.keras", "trial_01/history.json"):
+                 "trial_01_curves.png", "trial_02_curves.png", "trial_01/model.keras", "trial_01/history.json",
+                 "trial_01_layer0_weights.png", "trial_01_layer0_outputs.png"):
         assert (folder / name).is_file(), name
     assert not (folder / "trial_01" / "checkpoint.keras").exists()
     markdown = (folder / "report.md").read_text()

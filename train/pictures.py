@@ -75,34 +75,37 @@ def save_layer_pictures(model, segments: np.ndarray, *, units: int, prefix: str 
     layer = model.get_layer(index=1)
     kernel = np.asarray(layer.kernel) * np.asarray(layer.mask)
     chosen = np.linspace(0, layer.units - 1, min(units, layer.units)).astype(int)
-    figure = Figure(figsize=(2.2 * len(chosen), 3.5))
-    for position, unit in enumerate(chosen, start=1):
-        axes = figure.add_subplot(1, len(chosen), position)
-        # A symmetric range keeps masked-out (zero) weights white in every panel.
-        limit = float(np.max(np.abs(kernel[:, :, unit]))) or 1.0
-        axes.imshow(kernel[:, :, unit].T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
-        axes.set_title(f"unit {unit}" + ("" if np.any(kernel[:, :, unit]) else " (empty band)"), fontsize=8)
-        axes.set_xlabel("frame offset k")
-        if position == 1:
-            axes.set_ylabel("feature")
-    figure.suptitle(f"{layer.name}: W[k] * M, 2n+1 = {kernel.shape[0]} frames")
+    weights = [kernel[:, :, unit].T for unit in chosen]
+    # A symmetric range keeps masked-out (zero) weights white in every panel.
+    limits = [float(np.max(np.abs(image))) or 1.0 for image in weights]
     weights_path = Path(f"{prefix}_weights.png")
-    _save(figure, weights_path)
+    _save_image_row(
+        weights, titles=[f"unit {unit}" + ("" if np.any(image) else " (empty band)") for unit, image in zip(chosen, weights)],
+        options=[{"cmap": "RdBu_r", "vmin": -limit, "vmax": limit} for limit in limits],
+        axis_labels=("frame offset k", "feature"), panel_width=2.2,
+        title=f"{layer.name}: W[k] * M, 2n+1 = {kernel.shape[0]} frames", path=weights_path)
 
     activation = model.get_layer(index=2)
-    outputs = keras.Model(model.input, activation.output)(segments, training=False)
-    figure = Figure(figsize=(3 * len(segments), 3.5))
-    for position, output in enumerate(np.asarray(outputs), start=1):
-        axes = figure.add_subplot(1, len(segments), position)
-        axes.imshow(output.T, aspect="auto", origin="lower", cmap="magma")
-        axes.set_title(f"test segment {position}", fontsize=8)
-        axes.set_xlabel("frame")
-        if position == 1:
-            axes.set_ylabel("hidden unit")
-    figure.suptitle(f"{layer.name} outputs (after PReLU)")
+    outputs = np.asarray(keras.Model(model.inputs[0], activation.output)(segments, training=False))
     outputs_path = Path(f"{prefix}_outputs.png")
-    _save(figure, outputs_path)
+    _save_image_row(
+        [output.T for output in outputs], titles=[f"test segment {number}" for number in range(1, len(outputs) + 1)],
+        options=[{"cmap": "magma"}] * len(outputs), axis_labels=("frame", "hidden unit"), panel_width=3,
+        title=f"{layer.name} outputs (after PReLU)", path=outputs_path)
     return [weights_path, outputs_path]
+
+
+def _save_image_row(images, *, titles, options, axis_labels, panel_width, title, path):
+    figure = Figure(figsize=(panel_width * len(images), 3.5))
+    for position, (image, panel_title, panel_options) in enumerate(zip(images, titles, options), start=1):
+        axes = figure.add_subplot(1, len(images), position)
+        axes.imshow(image, aspect="auto", origin="lower", **panel_options)
+        axes.set_title(panel_title, fontsize=8)
+        axes.set_xlabel(axis_labels[0])
+        if position == 1:
+            axes.set_ylabel(axis_labels[1])
+    figure.suptitle(title)
+    _save(figure, path)
 
 
 def _save(figure, path):
