@@ -24,14 +24,16 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
 
 def test_lock_fails_fast_or_waits(tmp_path):
     target = tmp_path / "report.json"
+    held = threading.Event()
 
     def hold():
         with exclusive_lock(target):
+            held.set()
             time.sleep(0.5)
 
     holder = threading.Thread(target=hold)
     holder.start()
-    time.sleep(0.1)
+    assert held.wait(10)
     with pytest.raises(DatasetError, match="another mclnn run is writing this output"):
         with exclusive_lock(target):
             pass
