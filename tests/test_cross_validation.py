@@ -10,7 +10,7 @@ from mclnn.folds import make_folds
 from mclnn.preprocess.toy import write_toy_dataset
 from mclnn.preprocess.transform import dataset_path, transform_dataset
 from mclnn.train import cv_train
-from mclnn.train.cross_validation import TrialPaths, weights_dir
+from mclnn.train import TrialPaths, weights_dir
 
 
 def toy_config(*overrides):
@@ -79,7 +79,7 @@ def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
 
     with pytest.raises(KeyboardInterrupt):
         cv_train(config, out_dir=out, trial=1, progress=interrupt_after_two)
-    paths = TrialPaths(weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01")
+    paths = TrialPaths.of(weights_dir(out, {"tag": "TOY", "k": 4}), 1)
     assert json.loads(paths.state.read_text())["epoch"] == 2 and paths.checkpoint.is_file()
     assert not paths.report.exists()
 

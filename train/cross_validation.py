@@ -16,7 +16,6 @@ import datetime
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +33,7 @@ from mclnn.train.model import build_model, clip_model, clip_segment_probabilitie
 from mclnn.train.pictures import save_layer_pictures
 from mclnn.train.report import write_report
 from mclnn.train.segments import ClipBatches, SegmentBatches, StandardizedClips
+from mclnn.train.trial_files import TrialPaths
 
 __all__ = ["TrialPaths", "cv_train", "weights_dir"]
 
@@ -41,33 +41,6 @@ logger = logging.getLogger(__name__)
 
 # Called as progress(trial, epoch, epochs, logs) after every epoch.
 EpochProgress = Callable[[int, int, int, dict], None]
-
-
-@dataclass(frozen=True)
-class TrialPaths:
-    """The files of one trial under the weights folder."""
-
-    folder: Path
-
-    @property
-    def model(self) -> Path:
-        return self.folder / "model.keras"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.keras"
-
-    @property
-    def state(self) -> Path:
-        return self.folder / "state.json"
-
-    @property
-    def history(self) -> Path:
-        return self.folder / "history.json"
-
-    @property
-    def report(self) -> Path:
-        return self.folder / "report.json"
 
 
 def weights_dir(out_dir: str | Path, manifest: dict) -> Path:
@@ -142,7 +115,7 @@ def cv_train(
         for entry in manifest["trials"]:
             if trial is not None and entry["trial"] != trial:
                 continue
-            paths = TrialPaths(folder / f"trial_{entry['trial']:02d}")
+            paths = TrialPaths.of(folder, entry["trial"])
             finished = _read_json(paths.report)
             if not evaluate_only and finished is not None and finished.get("settings_hash") == run_hash:
                 logger.info("trial %d is finished; skipping it", entry["trial"])
@@ -151,7 +124,7 @@ def cv_train(
                 _run_trial(config, dataset, entry, paths, run_hash=run_hash, evaluate_only=evaluate_only,
                            pictures=pictures, out_dir=out_dir, progress=progress)
         finished = [report for entry in manifest["trials"]
-                    if (report := _read_json(TrialPaths(folder / f"trial_{entry['trial']:02d}").report)) is not None
+                    if (report := _read_json(TrialPaths.of(folder, entry["trial"]).report)) is not None
                     and report.get("settings_hash") == run_hash]
         if not finished:
             raise DatasetError(f"{folder}: no finished trial to report on; run cv-train without --evaluate-only")
@@ -207,7 +180,7 @@ def _run_trial(config, dataset, entry, paths, *, run_hash, evaluate_only, pictur
     if pictures:
         shown = np.linspace(0, len(test.clips) - 1, 4).astype(int)
         segments = np.stack([test.clips.clip(p)[:model_settings.segment_frames] for p in shown])
-        save_layer_pictures(model, segments, units=8, prefix=paths.folder.parent / f"trial_{entry['trial']:02d}_layer0")
+        save_layer_pictures(model, segments, units=8, prefix=f"{paths.pictures}_layer0")
     _write_json(paths.report, report)
     paths.checkpoint.unlink(missing_ok=True)
     logger.info("trial %d: clip accuracy %.3f (mean-probability vote)", entry["trial"],

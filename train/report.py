@@ -9,6 +9,7 @@ from typing import Sequence
 from mclnn.atomic import atomic_path
 from mclnn.train.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
+from mclnn.train.trial_files import TrialPaths
 
 __all__ = ["write_report"]
 
@@ -47,11 +48,11 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
                               title=f"{dataset}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
                               path=folder / f"confusion_{vote}.png")
     for trial in trial_reports:
-        history_path = folder / f"trial_{trial['trial']:02d}" / "history.json"
-        if history_path.is_file():
-            save_training_curves(json.loads(history_path.read_text()), best_epoch=trial.get("best_epoch"),
+        paths = TrialPaths.of(folder, trial["trial"])
+        if paths.history.is_file():
+            save_training_curves(json.loads(paths.history.read_text()), best_epoch=trial.get("best_epoch"),
                                  title=f"{dataset} trial {trial['trial']} (tests fold {trial['test_fold']})",
-                                 path=folder / f"trial_{trial['trial']:02d}_curves.png")
+                                 path=f"{paths.pictures}_curves.png")
     return report
 
 
