@@ -215,13 +215,18 @@ class _EpochBars:
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs per trial [default: training.epochs].")
 @click.option("--seed", type=int, default=None, help="Training seed [default: training.seed].")
 @click.option("--pictures", is_flag=True, help="Also draw the first MCLNN layer's weights and its outputs.")
-def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluate_only, epochs, seed, pictures):
-    """Train and evaluate DATASET's MCLNN model on every cross-validation trial, and report.
+@click.option("--model", type=click.Choice(["mclnn", "cnn", "mlp"]), default="mclnn", show_default=True,
+              help="MCLNN, or the DCASE 2018 baseline CNN or MLP on the same folds.")
+@click.option("--hparams", metavar="NAME=VALUE,...",
+              help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")
+def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluate_only, epochs, seed, pictures, model,
+                     hparams):
+    """Train and evaluate a model of DATASET on every cross-validation trial, and report.
 
     A rerun skips finished trials and resumes an interrupted one from its last
-    checkpoint. Outputs go to <out>/<DATASET>_folds_<k>_weights/: per trial the best
-    model, its history and report; report.json, report.md and PNG pictures over all
-    finished trials.
+    checkpoint. Outputs go to <out>/<TAG>_folds_<k>_weights/ (MCLNN) or
+    <out>/<TAG>_folds_<k>_<model>_weights/: per trial the best model, its history and
+    report; report.json, report.md and PNG pictures over all finished trials.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, not ours
     from mclnn.train import cv_train
@@ -230,7 +235,8 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluat
     config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
     with _EpochBars(dataset) as progress:
         report = cv_train(config, out_dir=out_dir or DEFAULT_OUT_ROOT / dataset, k=k, trial=trial,
-                          evaluate_only=evaluate_only, pictures=pictures, progress=progress)
+                          evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
+                          hparams=hparams)
     for entry in report["trials"]:
         scores = entry["scores"]
         click.echo(f"{dataset} trial {entry['trial']} (tests fold {entry['test_fold']}): "
@@ -242,6 +248,46 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluat
                f"clip accuracy {pooled['mean_probability_accuracy']:.4f} mean-probability vote, "
                f"{pooled['majority_accuracy']:.4f} majority vote, F1 weighted {pooled['f1_weighted']:.4f}, "
                f"MAP@3 {pooled['map_at_3']:.4f}")
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, path_type=Path))
+@click.argument("inputs", metavar="CLIPS", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("predictions.csv"),
+              show_default=True, help="Where to write the fname,label rows.")
+@click.option("--audio-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder of the clips a CSV names [default: the CSV's folder].")
+@click.option("--probabilities", is_flag=True, help="Also write every class's probability, one column each.")
+@click.option("--class-map", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the model's class index,name CSV here.")
+def predict(model_path, inputs, output, audio_dir, probabilities, class_map):
+    """Predict the classes of new clips with trained models.
+
+    MODEL is a model.keras written by cv-train, its trial folder, or a weights folder
+    (every trial's model, averaged). CLIPS is a folder of audio files or a CSV whose
+    fname column names them. Features are extracted with the settings the model was
+    trained on. Each row holds the 3 most probable classes, best first (the Kaggle
+    DCASE 2018 Task 2 format). Clips that cannot be read are named and left out; the
+    exit status is then 1.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mclnn.train.predict import list_clips, load_trained_models, predict_clips, write_class_map, write_predictions
+
+    models = load_trained_models(model_path)
+    clips = list_clips(inputs, audio_dir=audio_dir)
+    with _ProgressBar("predict") as progress:
+        predictions = predict_clips(models, clips, progress=progress)
+    for name, reason in predictions.failures:
+        click.echo(f"skipped {name}: {reason}", err=True)
+    if predictions.names:
+        write_predictions(predictions, output, probabilities=probabilities)
+        click.echo(f"{len(predictions.names)} clips predicted with {len(models)} model(s); {output} written")
+    if class_map is not None:
+        write_class_map(predictions.class_names, class_map)
+        click.echo(f"{class_map} written")
+    if predictions.failures:
+        raise click.ClickException(f"{len(predictions.failures)} of {len(clips)} clips could not be predicted "
+                                   "(named above)" + ("; the others are in " + str(output) if predictions.names else ""))
 
 
 def main():

@@ -23,6 +23,7 @@ import yaml
 from mclnn.errors import ParameterError
 
 __all__ = [
+    "DCASE2018",
     "AugmentationSettings",
     "DatasetConfig",
     "Deformer",
@@ -37,6 +38,13 @@ __all__ = [
 ]
 
 PACKAGED_CONFIG = "datasets.yaml"
+
+# The analysis of the `logmel-dcase2018` feature preset (the DCASE 2018 Task 2 baseline):
+# STFT magnitude with a periodic Hann window, FFT length the next power of two,
+# mel bands between mel_fmin and mel_fmax, log(mel + log_offset); examples of
+# example_seconds every example_hop_seconds.
+DCASE2018 = {"window_seconds": 0.025, "hop_seconds": 0.010, "n_mels": 64, "mel_fmin": 125.0, "mel_fmax": 7500.0,
+             "log_offset": 0.001, "example_seconds": 0.25, "example_hop_seconds": 0.125}
 
 # muda deformers we support and the parameters each accepts (muda 0.4.1); the random
 # number generator of the random ones is seeded by us, per clip.
@@ -119,12 +127,17 @@ class FeatureSettings:
 
     Attributes
     ----------
+    preset : {'mclnn', 'logmel-dcase2018'}
+        ``mclnn``: the original MCLNN features (mel power spectrogram in dB, from
+        ``n_mels``, ``n_fft``, ``hop_length``, ``top_db``, optionally the delta).
+        ``logmel-dcase2018``: the DCASE 2018 Task 2 baseline's features, which fix their
+        own analysis (see :data:`DCASE2018`) and ignore those five settings.
     sample_rate : int
         Audio is resampled to this rate and mixed to mono.
     n_mels, n_fft, hop_length : int
-        Mel power spectrogram settings.
+        Mel power spectrogram settings (``mclnn`` preset).
     top_db : float
-        ``librosa.power_to_db(ref=np.max, top_db=...)`` floor.
+        ``librosa.power_to_db(ref=np.max, top_db=...)`` floor (``mclnn`` preset).
     first_frame : int
         0-based index of the first frame kept (the original work's FIRST_FRAME_IN_SLICE).
         When a clip has fewer than ``first_frame + n_frames`` frames, its middle
@@ -144,6 +157,7 @@ class FeatureSettings:
         shorter clips are zero-padded.
     """
 
+    preset: str = "mclnn"
     sample_rate: int = 22050
     n_mels: int = 60
     n_fft: int = 1024
@@ -166,12 +180,15 @@ class FeatureSettings:
         if self.delta_width < 3 or self.delta_width % 2 == 0:
             raise ParameterError(f"features.delta_width must be an odd integer >= 3, got {self.delta_width}")
         _check_choice("clip_position", self.clip_position, ("start", "middle"))
+        _check_choice("preset", self.preset, ("mclnn", "logmel-dcase2018"))
+        if self.preset != "mclnn" and self.delta:
+            raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")
         if self.clip_seconds is not None:
             _check_positive("clip_seconds", self.clip_seconds)
             if self.clip_frames < self.n_frames:
                 raise ParameterError(
                     f"features.n_frames={self.n_frames} is more than the {self.clip_frames} frames "
-                    f"of a {self.clip_seconds} s clip at hop_length={self.hop_length}; "
+                    f"of a {self.clip_seconds} s clip at a hop of {self.frame_hop} samples; "
                     "lower n_frames or raise clip_seconds"
                 )
         if self.trim_and_repeat and self.clip_seconds is None:
@@ -179,8 +196,24 @@ class FeatureSettings:
 
     @property
     def n_features(self) -> int:
-        """Features per frame: n_mels, doubled when the delta is appended."""
+        """Features per frame: the mel bands, doubled when the delta is appended."""
+        if self.preset == "logmel-dcase2018":
+            return DCASE2018["n_mels"]
         return self.n_mels * (2 if self.delta else 1)
+
+    @property
+    def frame_length(self) -> int:
+        """Samples in one analysis window (the shortest clip that gives a frame)."""
+        if self.preset == "logmel-dcase2018":
+            return int(round(DCASE2018["window_seconds"] * self.sample_rate))
+        return self.n_fft
+
+    @property
+    def frame_hop(self) -> int:
+        """Samples between consecutive frames."""
+        if self.preset == "logmel-dcase2018":
+            return int(round(DCASE2018["hop_seconds"] * self.sample_rate))
+        return self.hop_length
 
     @property
     def clip_samples(self) -> int | None:
@@ -189,8 +222,12 @@ class FeatureSettings:
 
     @property
     def clip_frames(self) -> int | None:
-        """STFT frames (``center=True``) of a fixed-length clip, or None."""
-        return None if self.clip_samples is None else 1 + self.clip_samples // self.hop_length
+        """Frames of a fixed-length clip, or None (``mclnn`` frames are centred, DCASE 2018's are not)."""
+        if self.clip_samples is None:
+            return None
+        if self.preset == "logmel-dcase2018":
+            return 1 + (self.clip_samples - self.frame_length) // self.frame_hop
+        return 1 + self.clip_samples // self.hop_length
 
 
 @dataclass(frozen=True)
@@ -352,11 +389,11 @@ class TrainingSettings:
     monitor : {'val_accuracy', 'val_loss'}
     seed : int
         Seeds weights, dropout and shuffling; trial i uses ``seed + i``.
-    mode : {'segment', 'clip'}
-        ``segment``: every segment is a sample of its own (the original work).
-        ``clip``: batches of whole clips through the clip-level model, every segment's
-        loss counted; much faster, but overlapping segments of a clip share the dropout
-        masks of the MCLNN layers' inputs.
+    mode : {'clip', 'segment'}
+        ``clip`` (the default): batches of whole clips through the clip-level model,
+        every segment's loss counted; overlapping segments of a clip share the dropout
+        masks of the MCLNN layers' inputs. ``segment``: every segment is a sample of its
+        own (the original work); about 40 times slower (benchmarks/RESULTS.md).
     """
 
     step: int = 1
@@ -366,7 +403,7 @@ class TrainingSettings:
     patience: int = 50
     monitor: str = "val_accuracy"
     seed: int = 0
-    mode: str = "segment"
+    mode: str = "clip"
 
     def __post_init__(self):
         for name in ("step", "batch_size", "learning_rate", "epochs", "patience"):

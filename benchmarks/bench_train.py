@@ -5,7 +5,9 @@ step 1, the ESC-10 model, batches of 600 segments) it times, in one run:
 
 - ``segment/dense``: every segment a sample, the kernel multiplied by the mask (the baseline);
 - ``segment/banded``: every segment a sample, each unit's band gathered;
-- ``clip/dense`` and ``clip/banded``: whole clips through the clip-level model.
+- ``clip/dense`` and ``clip/banded``: whole clips through the clip-level model; training
+  on batches of the same 600 segments (6 clips), inference on batches of the 32 clips
+  cv-train scores at once.
 
 and prints training and inference segments per second, the ratios to the baseline, and
 the largest difference between per-segment and clip-level inference outputs.
@@ -26,6 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
+from mclnn.train.model_choice import INFERENCE_CLIPS  # noqa: E402
 from mclnn.train.model import build_model, clip_model  # noqa: E402
 from mclnn.train.segments import segment_starts  # noqa: E402
 
@@ -47,7 +50,8 @@ def main():
     rng = np.random.default_rng(0)
     starts = segment_starts(200, segment_frames=segment_frames, step=step)
     clips_per_batch = batch // len(starts)
-    clips = rng.standard_normal((clips_per_batch, 200, 120)).astype(np.float32)
+    scored = rng.standard_normal((INFERENCE_CLIPS, 200, 120)).astype(np.float32)
+    clips = scored[:clips_per_batch]
     labels = rng.integers(0, 10, size=clips_per_batch)
     segments = np.stack([clip[s:s + segment_frames] for clip in clips for s in starts])
     segment_labels = np.repeat(labels, len(starts))
@@ -65,8 +69,10 @@ def main():
             outputs[name, compute] = np.asarray(trained.predict_on_batch(inputs)).reshape(-1, 10)
             trained.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
             train_seconds = time_calls(functools.partial(trained.train_on_batch, inputs, targets), arguments.repeats)
-            infer_seconds = time_calls(functools.partial(trained.predict_on_batch, inputs), arguments.repeats)
-            results[name, compute] = (batch / train_seconds, batch / infer_seconds)
+            scored_inputs = scored if name == "clip" else segments
+            infer_seconds = time_calls(functools.partial(trained.predict_on_batch, scored_inputs), arguments.repeats)
+            scored_segments = len(scored) * len(starts) if name == "clip" else batch
+            results[name, compute] = (batch / train_seconds, scored_segments / infer_seconds)
 
     base_train, base_infer = results["segment", "dense"]
     print(f"{'mode':16} {'train seg/s':>12} {'x baseline':>10} {'infer seg/s':>12} {'x baseline':>10}")

@@ -90,11 +90,12 @@ def fit_length(
     return np.pad(y, (0, n_samples - len(y)))
 
 
-def check_signal(y: np.ndarray, *, n_fft: int) -> None:
-    """Raise DatasetError for a silent clip or one shorter than one STFT frame."""
-    if len(y) < n_fft:
+def check_signal(y: np.ndarray, *, frame_length: int) -> None:
+    """Raise DatasetError for a silent clip or one shorter than one analysis frame."""
+    if len(y) < frame_length:
         raise DatasetError(
-            f"clip has {len(y)} samples, shorter than one STFT frame (n_fft={n_fft}); remove it or use --skip-bad"
+            f"clip has {len(y)} samples, shorter than one analysis frame of {frame_length} samples; "
+            "remove it or use --skip-bad"
         )
     peak = float(np.max(np.abs(y)))
     if not np.isfinite(peak):

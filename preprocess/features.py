@@ -1,4 +1,4 @@
-"""Log-mel features of the original MCLNN experiments."""
+"""Clip features: the original MCLNN log-mel features and the DCASE 2018 baseline's log-mel."""
 
 from __future__ import annotations
 
@@ -8,11 +8,65 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from mclnn.config import DCASE2018, FeatureSettings
 from mclnn.errors import DatasetError
+from mclnn.preprocess.audio import check_signal, fit_length
 
-from mclnn.config import FeatureSettings
+__all__ = ["clip_features", "dcase2018_log_mel", "first_order_delta", "frame_range", "log_mel_features"]
 
-__all__ = ["first_order_delta", "frame_range", "log_mel_features"]
+
+def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
+    """The features of one clip as a dataset stores them, by ``settings.preset``.
+
+    The clip is first brought to ``settings.clip_samples`` (:func:`fit_length`) and checked
+    (:func:`check_signal`).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Mono audio at ``settings.sample_rate``.
+    settings : FeatureSettings
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, settings.n_features), dtype=float32]
+
+    Raises
+    ------
+    DatasetError
+        A silent or corrupt clip, or one shorter than an analysis window.
+    """
+    fitted = fit_length(y, n_samples=settings.clip_samples, position=settings.clip_position,
+                        trim_and_repeat=settings.trim_and_repeat, trim_top_db=settings.trim_top_db)
+    check_signal(fitted, frame_length=settings.frame_length)
+    if settings.preset == "logmel-dcase2018":
+        return dcase2018_log_mel(fitted, settings=settings)
+    return log_mel_features(fitted, settings=settings)
+
+
+def dcase2018_log_mel(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
+    """The DCASE 2018 Task 2 baseline's log-mel frames of one clip.
+
+    Frames of ``settings.frame_length`` samples (25 ms) every ``settings.frame_hop``
+    samples (10 ms), not centred (only whole frames), times a periodic Hann window;
+    the magnitude of their FFT at the next power of two; 64 mel bands from 125 to 7500
+    Hz (librosa's unnormalized HTK-scale filters); ``log(mel + 0.001)``. Then cut to
+    :func:`frame_range`.
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, 64), dtype=float32]
+    """
+    window_length, hop = settings.frame_length, settings.frame_hop
+    n_fft = 1 << (window_length - 1).bit_length()
+    frames = librosa.util.frame(y, frame_length=window_length, hop_length=hop, axis=0)
+    window = librosa.filters.get_window("hann", window_length, fftbins=True).astype(np.float32)
+    magnitude = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1))
+    basis = _mel_basis(settings.sample_rate, n_fft, DCASE2018["n_mels"], fmin=DCASE2018["mel_fmin"],
+                       fmax=DCASE2018["mel_fmax"], htk=True, norm=None)
+    log_mel = np.log(magnitude @ basis.T + DCASE2018["log_offset"])
+    start, stop = frame_range(len(log_mel), settings=settings)
+    return np.ascontiguousarray(log_mel[start:stop], dtype=np.float32)
 
 
 def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
@@ -86,7 +140,7 @@ def frame_range(total_frames: int, *, settings: FeatureSettings) -> tuple[int, i
 
 
 @functools.lru_cache(maxsize=8)
-def _mel_basis(sr, n_fft, n_mels):
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+def _mel_basis(sr, n_fft, n_mels, **options):
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, **options)
     basis.flags.writeable = False
     return basis

@@ -23,11 +23,11 @@ import mclnn
 from mclnn.atomic import atomic_path, exclusive_lock
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
-from mclnn.preprocess.audio import check_signal, fit_length, load_audio
+from mclnn.preprocess.audio import check_signal, load_audio
 from mclnn.preprocess.augmentation import check_programs, deform
 from mclnn.preprocess.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
 from mclnn.preprocess.discovery import ClipSource, discover_clips, source_fingerprint
-from mclnn.preprocess.features import log_mel_features
+from mclnn.preprocess.features import clip_features
 from mclnn.preprocess.toy import ensure_toy_audio
 
 __all__ = ["TransformResult", "dataset_path", "resolve_source", "storage_ordering_path", "transform_dataset"]
@@ -222,20 +222,12 @@ def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, s
     features = config.features
     try:
         y = load_audio(clip.path, sr=features.sample_rate)
-        check_signal(y, n_fft=features.n_fft)
+        check_signal(y, frame_length=features.frame_length)
         variants = [(y, "")]
         if config.augmentation.deformers:
             variants += list(deform(y, sr=features.sample_rate, settings=config.augmentation,
                                     seed=_clip_seed(config.augmentation.seed, clip_index)))
-        extracted = []
-        for variant_audio, deformation in variants:
-            fitted = fit_length(
-                variant_audio, n_samples=features.clip_samples, position=features.clip_position,
-                trim_and_repeat=features.trim_and_repeat, trim_top_db=features.trim_top_db,
-            )
-            check_signal(fitted, n_fft=features.n_fft)
-            extracted.append((log_mel_features(fitted, settings=features), deformation))
-        return extracted
+        return [(clip_features(audio, settings=features), deformation) for audio, deformation in variants]
     except ParameterError:
         raise
     except (MCLNNError, RuntimeError, ValueError, OSError) as error:

@@ -52,7 +52,7 @@ def test_fit_length_trims_silence_then_repeats():
 
 def test_check_signal_rejects_silent_and_short_clips():
     with pytest.raises(DatasetError, match="clip is silent"):
-        check_signal(np.zeros(4096, np.float32), n_fft=1024)
-    with pytest.raises(DatasetError, match="clip has 500 samples, shorter than one STFT frame \\(n_fft=1024\\)"):
-        check_signal(np.ones(500, np.float32), n_fft=1024)
-    check_signal(np.ones(1024, np.float32), n_fft=1024)
+        check_signal(np.zeros(4096, np.float32), frame_length=1024)
+    with pytest.raises(DatasetError, match="clip has 500 samples, shorter than one analysis frame of 1024 samples"):
+        check_signal(np.ones(500, np.float32), frame_length=1024)
+    check_signal(np.ones(1024, np.float32), frame_length=1024)

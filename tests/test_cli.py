@@ -1,3 +1,5 @@
+import csv
+
 import pytest
 from click.testing import CliRunner
 
@@ -93,3 +95,50 @@ def test_cv_train_without_folds_is_one_line(run, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip() == (f"Error: {tmp_path / 'nothing' / 'TOY_folds_4_manifest.json'}: no folds for toy "
                                      "with k=4; run `mclnn folds toy --k 4` first")
+
+
+def test_predict_writes_top3_rows_and_names_unreadable_clips(run, tmp_path):
+    from mclnn.preprocess.toy import write_toy_dataset
+
+    out = tmp_path / "toy"
+    assert run("transform", "toy", "--out", out).exit_code == 0
+    assert run("folds", "toy", "--out", out).exit_code == 0
+    assert run("cv-train", "toy", "--out", out, "--fold", 1, "--epochs", 2).exit_code == 0
+    clips = write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=99)
+    (clips / "broken.wav").write_text("not audio")
+    output, class_map = tmp_path / "predictions.csv", tmp_path / "classes.csv"
+    result = run("predict", out / "TOY_folds_4_weights", clips, "-o", output, "--probabilities",
+                 "--class-map", class_map)
+    assert result.exit_code == 1
+    assert "skipped broken.wav: " in result.output
+    assert f"Error: 1 of 6 clips could not be predicted (named above); the others are in {output}" in result.output
+    names = [row["name"] for row in csv.DictReader(class_map.open())]
+    assert names == ["am_noise", "chirp", "click_train", "noise_burst", "tone"]
+    rows = list(csv.DictReader(output.open()))
+    assert [row["fname"] for row in rows] == sorted(p.relative_to(clips).as_posix() for p in clips.rglob("*.wav")
+                                                    if p.name != "broken.wav")
+    labels = [name.replace(" ", "_") for name in names]
+    for row in rows:
+        top3 = row["label"].split(" ")
+        assert len(set(top3)) == 3 and set(top3) <= set(labels)
+        probabilities = [float(row[label]) for label in labels]
+        assert sum(probabilities) == pytest.approx(1, abs=1e-4)
+        assert top3[0] == labels[max(range(5), key=lambda c: probabilities[c])]
+
+
+def test_predict_reads_a_csv_of_file_names(run, tmp_path):
+    from mclnn.preprocess.toy import write_toy_dataset
+
+    out = tmp_path / "toy"
+    for args in (("transform", "toy"), ("folds", "toy"), ("cv-train", "toy", "--fold", 1, "--epochs", 1)):
+        assert run(*args, "--out", out).exit_code == 0
+    clips = write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=3)
+    names = sorted(p.relative_to(clips).as_posix() for p in clips.rglob("*.wav"))
+    listing = tmp_path / "test.csv"
+    listing.write_text("fname\n" + "\n".join(names[:3]) + "\n")
+    output = tmp_path / "p.csv"
+    model = out / "TOY_folds_4_weights" / "trial_01" / "model.keras"
+    result = run("predict", model, listing, "--audio-dir", clips, "-o", output)
+    assert result.exit_code == 0, result.output
+    assert [row["fname"] for row in csv.DictReader(output.open())] == names[:3]
+    assert output.read_text().splitlines()[0] == "fname,label"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mclnn.config import FeatureSettings
-from mclnn.errors import DatasetError
-from mclnn.preprocess.features import first_order_delta, frame_range, log_mel_features
+from mclnn.errors import DatasetError, ParameterError
+from mclnn.preprocess.features import clip_features, dcase2018_log_mel, first_order_delta, frame_range, log_mel_features
 
 
 def librosa_reference(y, settings):
@@ -57,3 +57,47 @@ def test_first_order_delta_needs_width_frames():
 def test_frame_range(total, first, n_frames, expected):
     settings = dataclasses.replace(FeatureSettings(), first_frame=first, n_frames=n_frames)
     assert frame_range(total, settings=settings) == expected
+
+
+def dcase_settings(**changes):
+    return FeatureSettings(preset="logmel-dcase2018", sample_rate=44100, clip_seconds=5.0, first_frame=0,
+                           n_frames=498, **changes)
+
+
+def test_dcase2018_analysis_sizes():
+    settings = dcase_settings()
+    assert (settings.frame_length, settings.frame_hop, settings.n_features) == (1102, 441, 64)
+    assert settings.clip_frames == 1 + (220500 - 1102) // 441 == 498
+    assert FeatureSettings(preset="logmel-dcase2018", sample_rate=22050).frame_length == 551
+
+
+def test_dcase2018_log_mel_equals_a_frame_by_frame_reference(rng):
+    settings = dcase_settings()
+    y = (0.1 * rng.standard_normal(44100)).astype(np.float32)
+    features = dcase2018_log_mel(y, settings=settings)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1102) / 1102)  # periodic Hann
+    basis = librosa.filters.mel(sr=44100, n_fft=2048, n_mels=64, fmin=125, fmax=7500, htk=True, norm=None)
+    expected = [np.log(basis @ np.abs(np.fft.rfft(y[t * 441:t * 441 + 1102] * window, n=2048)) + 0.001)
+                for t in range(1 + (len(y) - 1102) // 441)]
+    assert features.shape == (98, 64) and features.dtype == np.float32
+    np.testing.assert_allclose(features, np.array(expected), atol=1e-4)
+
+
+def test_dcase2018_log_mel_puts_a_tone_in_its_band():
+    settings = dcase_settings()
+    t = np.arange(44100) / 44100
+    features = dcase2018_log_mel(np.sin(2 * np.pi * 1000 * t).astype(np.float32), settings=settings)
+    centres = librosa.mel_frequencies(n_mels=66, fmin=125, fmax=7500, htk=True)[1:-1]
+    assert abs(centres[np.argmax(features.mean(axis=0))] - 1000) < 60
+
+
+def test_clip_features_fixes_the_length_and_picks_the_preset(rng):
+    y = (0.1 * rng.standard_normal(3 * 44100)).astype(np.float32)
+    assert clip_features(y, settings=dcase_settings()).shape == (498, 64)
+    mclnn = FeatureSettings(sample_rate=44100, clip_seconds=5.0, n_frames=200, delta=True)
+    assert clip_features(y, settings=mclnn).shape == (200, 120)
+
+
+def test_dcase2018_preset_has_no_delta():
+    with pytest.raises(ParameterError, match="features.delta is not part of the logmel-dcase2018 preset"):
+        dcase_settings(delta=True)

@@ -52,3 +52,14 @@ def test_pooling_equals_scoring_all_clips_at_once(rng):
     assert pooled["segments"] == first["segments"] + second["segments"]
     np.testing.assert_array_equal(np.add(first["confusion_majority"], second["confusion_majority"]),
                                   pooled["confusion_majority"])
+
+
+def test_map_at_3_per_class_on_hand_made_clips():
+    means = [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]]
+    labels = [0, 0, 2, 2]  # AP@3: 1, 1/3, 1, 1/3; class 1 has no clips
+    summaries = [{"segment_votes": [1, 0, 0], "mean_probabilities": m} for m in means]
+    scores = clip_scores(labels, summaries, n_classes=3)
+    assert scores["map_at_3_per_class"][0] == pytest.approx(2 / 3)
+    assert scores["map_at_3_per_class"][1] is None
+    assert scores["map_at_3_per_class"][2] == pytest.approx(2 / 3)
+    assert scores["map_at_3"] == pytest.approx((1 + 1 / 3 + 1 + 1 / 3) / 4)

@@ -43,9 +43,10 @@ def clip_scores(labels: Sequence[int], summaries: Sequence[dict], *, n_classes: 
         ``clips``, ``segments``, ``segment_accuracy``, ``majority_accuracy`` (the class
         most segments predict; ties go to the lowest class index),
         ``mean_probability_accuracy`` (the class of highest mean segment probability),
-        ``f1_micro`` and ``f1_weighted`` (of the mean-probability votes), ``map_at_3``,
-        and the ``confusion_majority`` and ``confusion_mean_probability`` matrices
-        (rows: true class).
+        ``f1_micro`` and ``f1_weighted`` (of the mean-probability votes), ``map_at_3``
+        (over all clips) and ``map_at_3_per_class`` (over each class's clips; None for a
+        class without clips), and the ``confusion_majority`` and
+        ``confusion_mean_probability`` matrices (rows: true class).
     """
     labels = np.asarray(labels, dtype=int)
     votes = np.array([summary["segment_votes"] for summary in summaries])
@@ -53,6 +54,7 @@ def clip_scores(labels: Sequence[int], summaries: Sequence[dict], *, n_classes: 
     majority = np.argmax(votes, axis=1)
     mean_votes = np.argmax(means, axis=1)
     classes = list(range(n_classes))
+    precisions = np.array([average_precision_at_3(label, mean) for label, mean in zip(labels, means)])
     return {
         "clips": len(labels),
         "segments": int(votes.sum()),
@@ -61,7 +63,9 @@ def clip_scores(labels: Sequence[int], summaries: Sequence[dict], *, n_classes: 
         "mean_probability_accuracy": float(np.mean(mean_votes == labels)),
         "f1_micro": float(f1_score(labels, mean_votes, average="micro", labels=classes)),
         "f1_weighted": float(f1_score(labels, mean_votes, average="weighted", labels=classes, zero_division=0)),
-        "map_at_3": float(np.mean([average_precision_at_3(label, mean) for label, mean in zip(labels, means)])),
+        "map_at_3": float(np.mean(precisions)),
+        "map_at_3_per_class": [float(np.mean(precisions[labels == c])) if np.any(labels == c) else None
+                               for c in classes],
         "confusion_majority": confusion_matrix(labels, majority, labels=classes).tolist(),
         "confusion_mean_probability": confusion_matrix(labels, mean_votes, labels=classes).tolist(),
     }

@@ -19,10 +19,11 @@ _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority
 
 
 def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_names: Sequence[str],
-                 folder: str | Path) -> dict:
+                 folder: str | Path, model: str = "mclnn", hparams: dict | None = None) -> dict:
     """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
 
     The pooled scores are computed over the test clips of all finished trials together.
+    ``model`` and ``hparams`` (a baseline's hyperparameters) are recorded.
 
     Returns
     -------
@@ -35,6 +36,8 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
     pooled = clip_scores(labels, summaries, n_classes=len(class_names))
     report = {
         "dataset": dataset,
+        "model": model,
+        "hparams": hparams or {},
         "k": k,
         "class_names": list(class_names),
         "trials_finished": [trial["trial"] for trial in trial_reports],
@@ -45,21 +48,23 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
     _write_text(folder / "report.md", _markdown(report))
     for vote in ("mean_probability", "majority"):
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
-                              title=f"{dataset}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
+                              title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
                               path=folder / f"confusion_{vote}.png")
     for trial in trial_reports:
         paths = TrialPaths.of(folder, trial["trial"])
         if paths.history.is_file():
             save_training_curves(json.loads(paths.history.read_text()), best_epoch=trial.get("best_epoch"),
-                                 title=f"{dataset} trial {trial['trial']} (tests fold {trial['test_fold']})",
+                                 title=f"{dataset} {model} trial {trial['trial']} (tests fold {trial['test_fold']})",
                                  path=f"{paths.pictures}_curves.png")
     return report
 
 
 def _markdown(report):
-    lines = [f"# {report['dataset']}: MCLNN {report['k']}-fold cross-validation", "",
+    hparams = ", ".join(f"{name}={value}" for name, value in report["hparams"].items())
+    lines = [f"# {report['dataset']}: {report['model'].upper()} {report['k']}-fold cross-validation", "",
              f"Finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
-             "test fold; votes over a clip's segments.", "",
+             "test fold; votes over a clip's segments (examples).", "",
+             *([f"Hyperparameters: {hparams}.", ""] if hparams else []),
              "| trial | tests fold | validates on | epochs (best) | " + " | ".join(name for _, name in _COLUMNS) + " |",
              "|" + "---|" * (4 + len(_COLUMNS))]
     for trial in report["trials"]:
@@ -74,6 +79,9 @@ def _markdown(report):
               "| true \\ predicted | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
     for name, row in zip(names, pooled["confusion_mean_probability"]):
         lines.append(f"| {name} | " + " | ".join(str(count) for count in row) + " |")
+    lines += ["", "Pooled MAP@3 per class (mean-probability ranking):", "", "| class | clips | MAP@3 |", "|---|---|---|"]
+    for name, row, value in zip(names, pooled["confusion_mean_probability"], pooled["map_at_3_per_class"]):
+        lines.append(f"| {name} | {sum(row)} | {'-' if value is None else f'{value:.4f}'} |")
     return "\n".join(lines) + "\n"
 
 

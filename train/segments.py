@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import keras
 import numpy as np
 
 from mclnn import Dataset
@@ -64,7 +63,7 @@ class StandardizedClips:
         return self.frames[self.offsets[position]:self.offsets[position + 1]]
 
 
-class SegmentBatches(keras.utils.PyDataset):
+class SegmentBatches:
     """Batches of ``(segments, labels)`` over every segment of some clips.
 
     Parameters
@@ -77,7 +76,6 @@ class SegmentBatches(keras.utils.PyDataset):
 
     def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, batch_size: int,
                  shuffle_seed: int | None = None):
-        super().__init__()
         self.clips = clips
         starts = [segment_starts(len(clips.clip(p)), segment_frames=segment_frames, step=step)
                   for p in range(len(clips))]
@@ -102,7 +100,7 @@ class SegmentBatches(keras.utils.PyDataset):
             self._rng.shuffle(self.order)
 
 
-class ClipBatches(keras.utils.PyDataset):
+class ClipBatches:
     """Batches of whole clips and their per-segment labels, for the clip-level model.
 
     Clips of equal length are batched together; each clip's label is repeated once per
@@ -119,7 +117,6 @@ class ClipBatches(keras.utils.PyDataset):
 
     def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, clips_per_batch: int,
                  shuffle_seed: int | None = None):
-        super().__init__()
         self.clips = clips
         lengths = np.diff(clips.offsets)
         self.segments_per_clip = np.array([len(segment_starts(n, segment_frames=segment_frames, step=step))
