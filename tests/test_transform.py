@@ -104,7 +104,8 @@ def test_silent_and_short_clips_are_named(toy_source, tiny_config, tmp_path):
     with pytest.raises(DatasetError, match=r"tone/tone_02.wav: clip is silent"):
         transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
     write_tone(toy_source / "tone" / "tone_02.wav", seconds=0.01)
-    with pytest.raises(DatasetError, match=r"tone/tone_02.wav: clip has 220 samples, shorter than one STFT frame"):
+    with pytest.raises(DatasetError,
+                       match=r"tone/tone_02.wav: clip has 220 samples, shorter than one analysis frame of 1024 samples"):
         transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "out")
 
 
