@@ -80,10 +80,12 @@ class ModelChoice:
                               n_classes=n_classes, seed=seed)
 
     def compile(self, model: keras.Model) -> None:
-        """Adam with this choice's learning rate (epsilon 1e-8 as in both originals), its loss, accuracy."""
-        epsilon = self.hparams.get("adam_eps", 1e-8)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon),
-                      loss=baseline_loss(self.hparams) if self.hparams else "sparse_categorical_crossentropy",
+        """Adam with this choice's learning rate (epsilon 1e-8 for MCLNN, as the original), its loss, accuracy."""
+        if self.name == "mclnn":
+            epsilon, loss = 1e-8, "sparse_categorical_crossentropy"
+        else:
+            epsilon, loss = self.hparams["adam_eps"], baseline_loss(self.hparams)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon), loss=loss,
                       metrics=["accuracy"])
 
 
