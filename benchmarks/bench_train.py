@@ -6,8 +6,8 @@ step 1, the ESC-10 model, batches of 600 segments) it times, in one run:
 - ``segment/dense``: every segment a sample, the kernel multiplied by the mask (the baseline);
 - ``segment/banded``: every segment a sample, each unit's band gathered;
 - ``clip/dense`` and ``clip/banded``: whole clips through the clip-level model; training
-  on batches of the same 600 segments (6 clips), inference on batches of the 32 clips
-  cv-train scores at once.
+  on batches of the same 600 segments (6 clips), inference (XLA-compiled, as cv-train and
+  ``mclnn predict`` score) on batches of the 32 clips cv-train scores at once.
 
 and prints training and inference segments per second, the ratios to the baseline, and
 the largest difference between per-segment and clip-level inference outputs.
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
 from mclnn.train.model_choice import INFERENCE_CLIPS  # noqa: E402
-from mclnn.train.model import build_model, clip_model  # noqa: E402
+from mclnn.train.model import build_model, clip_model, scoring_model  # noqa: E402
 from mclnn.train.segments import segment_starts  # noqa: E402
 
 
@@ -66,11 +66,12 @@ def main():
             trained = clip_model(model, step=step) if name == "clip" else model
             inputs = clips if name == "clip" else segments
             targets = np.repeat(labels[:, None], len(starts), 1) if name == "clip" else segment_labels
-            outputs[name, compute] = np.asarray(trained.predict_on_batch(inputs)).reshape(-1, 10)
+            # Clips are scored as cv-train and `mclnn predict` score them: XLA-compiled.
+            scorer, scored_inputs = (scoring_model(model, step=step), scored) if name == "clip" else (model, segments)
+            outputs[name, compute] = np.asarray(scorer.predict_on_batch(inputs)).reshape(-1, 10)
             trained.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
             train_seconds = time_calls(functools.partial(trained.train_on_batch, inputs, targets), arguments.repeats)
-            scored_inputs = scored if name == "clip" else segments
-            infer_seconds = time_calls(functools.partial(trained.predict_on_batch, scored_inputs), arguments.repeats)
+            infer_seconds = time_calls(functools.partial(scorer.predict_on_batch, scored_inputs), arguments.repeats)
             scored_segments = len(scored) * len(starts) if name == "clip" else batch
             results[name, compute] = (batch / train_seconds, scored_segments / infer_seconds)
 

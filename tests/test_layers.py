@@ -144,7 +144,7 @@ def test_banded_and_dense_have_the_same_gradients(rng):
 
 @pytest.mark.parametrize("step", [1, 3])
 def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
-    from mclnn.train.model import clip_model, segment_model
+    from mclnn.train.model import clip_model, scoring_model, segment_model
     from mclnn.train.segments import segment_starts
 
     settings = load_config("esc10").model
@@ -155,5 +155,7 @@ def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
     per_clip = np.asarray(clip_model(model, step=step)(clips))
     assert per_clip.shape == (2, len(starts), 10)
     np.testing.assert_allclose(per_clip.reshape(-1, 10), per_segment, atol=1e-5)
+    scored = np.asarray(scoring_model(model, step=step).predict_on_batch(clips))  # the XLA path
+    np.testing.assert_allclose(scored.reshape(-1, 10), per_segment, atol=1e-5)
     rebuilt = segment_model(clip_model(model, step=step), segment_frames=101)
     np.testing.assert_array_equal(rebuilt.predict(clips[:, :101], verbose=0), model.predict(clips[:, :101], verbose=0))

@@ -237,14 +237,18 @@ def _train(config, choice, dataset, entry, paths, *, run_hash, progress, train_c
         per_batch = max(1, round(choice.batch_size / segments))
         train = ClipBatches(train_clips, **segment, clips_per_batch=per_batch, shuffle_seed=shuffle_seed)
         validation = ClipBatches(validation_clips, **segment, clips_per_batch=INFERENCE_CLIPS)
+        # Validation scores through XLA, like the test clips; the clip model shares the trained weights.
+        validator = clip_model(model, step=choice.step)
+        choice.compile(validator, jit_compile=True)
     else:
         train, validation = (SegmentBatches(clips, **segment, batch_size=choice.batch_size, shuffle_seed=seed)
                              for clips, seed in ((train_clips, shuffle_seed), (validation_clips, None)))
+        validator = fitted
     # The per-segment model is what is kept; in clip mode it shares the trained model's layers.
     for epoch in range(state["epoch"], training.epochs):
         started = time.perf_counter()
         logs = _run_epoch(fitted.train_on_batch, train)
-        logs.update({f"val_{key}": value for key, value in _run_epoch(fitted.test_on_batch, validation).items()})
+        logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
         stop = _end_epoch(state, logs, seconds=time.perf_counter() - started, training=training, paths=paths,
                           best_model=model, trained_model=fitted)
         if progress is not None:

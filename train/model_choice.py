@@ -79,14 +79,17 @@ class ModelChoice:
         return build_baseline(self.name, self.hparams, n_frames=self.segment_frames, n_features=n_features,
                               n_classes=n_classes, seed=seed)
 
-    def compile(self, model: keras.Model) -> None:
-        """Adam with this choice's learning rate (epsilon 1e-8 for MCLNN, as the original), its loss, accuracy."""
+    def compile(self, model: keras.Model, *, jit_compile: bool = False) -> None:
+        """Adam with this choice's learning rate (epsilon 1e-8 for MCLNN, as the original), its loss, accuracy.
+
+        ``jit_compile`` compiles the model's steps with XLA (for scoring; it slows training on CPU).
+        """
         if self.name == "mclnn":
             epsilon, loss = 1e-8, "sparse_categorical_crossentropy"
         else:
             epsilon, loss = self.hparams["adam_eps"], baseline_loss(self.hparams)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon), loss=loss,
-                      metrics=["accuracy"])
+                      metrics=["accuracy"], jit_compile=jit_compile)
 
 
 def clip_probabilities(model: keras.Model, clips: StandardizedClips, *, name: str, segment_frames: int,
