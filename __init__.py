@@ -6,7 +6,7 @@ and ``mclnn.train`` (MCLNN training and reports).
 """
 
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
-from mclnn.preprocess.dataset_file import Dataset, load_dataset
+from mclnn.dataset_file import Dataset, load_dataset
 
 __version__ = "0.1.0"
 

@@ -209,8 +209,10 @@ class _EpochBars:
 @set_option
 @out_option
 @click.option("--k", type=click.IntRange(min=3), default=None, help="Which folds [default: folds.k in datasets.yaml].")
-@click.option("--fold", "trial", type=click.IntRange(min=1), default=None,
-              help="Run only this trial (1-based), e.g. as one job of many.")
+@click.option("--trial", type=click.IntRange(min=1), default=None,
+              help="Run only this trial (1-based; the folds table says which fold it tests), e.g. as one job of many.")
+@click.option("--fold", "old_trial", type=click.IntRange(min=1), default=None, hidden=True,
+              help="Deprecated name of --trial.")
 @click.option("--evaluate-only", is_flag=True, help="Report from the stored best models without training.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs per trial [default: training.epochs].")
 @click.option("--seed", type=int, default=None, help="Training seed [default: training.seed].")
@@ -219,8 +221,8 @@ class _EpochBars:
               help="MCLNN, or the DCASE 2018 baseline CNN or MLP on the same folds.")
 @click.option("--hparams", metavar="NAME=VALUE,...",
               help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")
-def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluate_only, epochs, seed, pictures, model,
-                     hparams):
+def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_trial, evaluate_only, epochs, seed,
+                     pictures, model, hparams):
     """Train and evaluate a model of DATASET on every cross-validation trial, and report.
 
     A rerun skips finished trials and resumes an interrupted one from its last
@@ -228,6 +230,9 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, evaluat
     <out>/<TAG>_folds_<k>_<model>_weights/: per trial the best model, its history and
     report; report.json, report.md and PNG pictures over all finished trials.
     """
+    if old_trial is not None:
+        click.echo("--fold is deprecated: it selects a trial, not the fold tested; use --trial", err=True)
+        trial = trial or old_trial
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, not ours
     from mclnn.train import cv_train
 

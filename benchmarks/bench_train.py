@@ -29,8 +29,7 @@ import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
 from mclnn.train.model import build_model, clip_model, scoring_model  # noqa: E402
-from mclnn.train.model_choice import INFERENCE_CLIPS  # noqa: E402
-from mclnn.train.segments import segment_starts  # noqa: E402
+from mclnn.train.segments import INFERENCE_CLIPS, segment_starts  # noqa: E402
 
 
 def time_calls(function, repeats):

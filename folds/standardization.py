@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mclnn import Dataset
+from mclnn.dataset_file import Dataset
 
 __all__ = ["NEAR_ZERO_STD", "clip_moments", "training_statistics"]
 

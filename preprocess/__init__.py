@@ -1,16 +1,20 @@
-"""Stage 1: audio (plus muda augmentations) -> librosa features -> one ordered Dataset.hdf5."""
+"""Stage 1: audio (plus muda augmentations) -> librosa features -> one ordered Dataset.hdf5.
 
-from mclnn.preprocess.dataset_file import Dataset, load_dataset
-from mclnn.preprocess.discovery import ClipSource, discover_clips
-from mclnn.preprocess.transform import TransformResult, dataset_path, resolve_source, transform_dataset
+Names are imported on first use, so importing a light module of this package (the
+deformer table, the feature presets) does not load librosa.
+"""
 
-__all__ = [
-    "ClipSource",
-    "Dataset",
-    "TransformResult",
-    "dataset_path",
-    "discover_clips",
-    "load_dataset",
-    "resolve_source",
-    "transform_dataset",
-]
+from mclnn.lazy_imports import lazy_attributes
+
+_NAMES = {
+    "ClipSource": "mclnn.preprocess.discovery",
+    "discover_clips": "mclnn.preprocess.discovery",
+    "TransformResult": "mclnn.preprocess.transform",
+    "dataset_path": "mclnn.preprocess.transform",
+    "resolve_source": "mclnn.preprocess.transform",
+    "transform_dataset": "mclnn.preprocess.transform",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__ = lazy_attributes("mclnn.preprocess", _NAMES)

@@ -18,25 +18,22 @@ import soundfile
 
 from mclnn.config import AugmentationSettings, Deformer
 from mclnn.errors import ParameterError
+from mclnn.preprocess.deformers import DEFORMERS
 
 __all__ = ["build_deformers", "check_programs", "deform"]
-
-_RANDOM_DEFORMERS = {"RandomPitchShift", "RandomTimeStretch", "ColoredNoise", "BackgroundNoise"}
-_PROGRAMS = {
-    "rubberband": ("rubberband-cli", {"PitchShift", "LinearPitchShift", "RandomPitchShift", "TimeStretch",
-                                      "LogspaceTimeStretch", "RandomTimeStretch"}),
-    "sox": ("sox", {"DynamicRangeCompression"}),
-}
 
 
 def check_programs(settings: AugmentationSettings) -> None:
     """Raise ParameterError if a deformer needs a program (rubberband, sox) that is not installed."""
-    names = {deformer.name for deformer in settings.deformers}
-    for program, (package, users) in _PROGRAMS.items():
-        needed_by = sorted(names & users)
-        if needed_by and shutil.which(program) is None:
+    needed = {}
+    for deformer in settings.deformers:
+        program = DEFORMERS[deformer.name].program
+        if program is not None:
+            needed.setdefault(program, set()).add(deformer.name)
+    for (program, package), needed_by in needed.items():
+        if shutil.which(program) is None:
             raise ParameterError(
-                f"augmentation with {', '.join(needed_by)} needs the `{program}` program; "
+                f"augmentation with {', '.join(sorted(needed_by))} needs the `{program}` program; "
                 f"install it (apt-get install {package}) or remove those deformers"
             )
 
@@ -54,7 +51,7 @@ def build_deformers(settings: AugmentationSettings, *, seed: int) -> list:
     deformers = []
     for position, deformer in enumerate(settings.deformers):
         params = {key: list(value) if isinstance(value, tuple) else value for key, value in deformer.params}
-        if deformer.name in _RANDOM_DEFORMERS:
+        if DEFORMERS[deformer.name].random:
             params["rng"] = int(np.random.SeedSequence([seed, position]).generate_state(1)[0])
         cls = _adapted_deformers().get(deformer.name) or getattr(muda.deformers, deformer.name)
         try:

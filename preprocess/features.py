@@ -8,7 +8,8 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mclnn.config import DCASE2018, FeatureSettings
+from mclnn.config import FeatureSettings
+from mclnn.preprocess.feature_presets import DCASE2018
 from mclnn.errors import DatasetError
 from mclnn.preprocess.audio import check_signal, fit_length
 

@@ -25,7 +25,7 @@ from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import check_signal, load_audio
 from mclnn.preprocess.augmentation import check_programs, deform
-from mclnn.preprocess.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
+from mclnn.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
 from mclnn.preprocess.discovery import ClipSource, discover_clips, source_fingerprint
 from mclnn.preprocess.features import clip_features
 from mclnn.preprocess.toy import ensure_toy_audio

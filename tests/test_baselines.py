@@ -11,7 +11,7 @@ from mclnn.preprocess.toy import write_toy_dataset
 from mclnn.preprocess.transform import dataset_path, transform_dataset
 from mclnn.train import cv_train, weights_dir
 from mclnn.train.baselines import baseline_hparams, build_baseline, sparse_binary_crossentropy
-from mclnn.train.model_choice import ModelChoice
+from mclnn.train.model_kinds import model_kind
 
 
 def test_cnn_has_the_dcase2018_baselines_size():
@@ -44,9 +44,9 @@ def test_hparams_overrides_and_errors():
     with pytest.raises(ParameterError, match="classifier must be softmax or logistic, got 'hinge'"):
         baseline_hparams("mlp", features, "classifier=hinge")
     with pytest.raises(ParameterError, match="--hparams sets the cnn and mlp baselines"):
-        ModelChoice.of(load_config("toy"), "mclnn", "lr=0.1")
+        model_kind(load_config("toy"), "mclnn", "lr=0.1")
     with pytest.raises(ParameterError, match="--model 'svm' is not one of mclnn, cnn, mlp"):
-        ModelChoice.of(load_config("toy"), "svm")
+        model_kind(load_config("toy"), "svm")
 
 
 def test_logistic_classifier_loss_is_binary_cross_entropy_of_one_hot_labels():
@@ -75,7 +75,7 @@ def test_baseline_trains_reports_and_predicts_what_the_report_scored(toy_dcase, 
     source, out = toy_dcase
     config = load_config("toy-dcase2018", overrides=["training.epochs=8"])
     report = cv_train(config, out_dir=out, trial=1, model=model, hparams=hparams)
-    folder = weights_dir(out, {"tag": "TOY_DCASE2018", "k": 4}, model)
+    folder = weights_dir(out, {"tag": "TOY_DCASE2018", "k": 4}, f"{model}_weights")
     assert folder.name == f"TOY_DCASE2018_folds_4_{model}_weights"
     assert report["model"] == model and report["hparams"]["lr"] == 0.001
     trial = json.loads((folder / "trial_01" / "report.json").read_text())

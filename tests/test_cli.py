@@ -83,11 +83,15 @@ def test_cv_train_one_trial_through_the_cli(run, tmp_path):
     out = tmp_path / "toy"
     assert run("transform", "toy", "--out", out).exit_code == 0
     assert run("folds", "toy", "--out", out).exit_code == 0
-    result = run("cv-train", "toy", "--out", out, "--fold", 2, "--epochs", 2, "--seed", 5)
+    result = run("cv-train", "toy", "--out", out, "--trial", 2, "--epochs", 2, "--seed", 5)
     assert result.exit_code == 0, result.output
     assert "toy trial 2 (tests fold 4): clip accuracy" in result.output
     assert "toy pooled over trials 2: clip accuracy" in result.output
     assert (out / "TOY_folds_4_weights" / "report.md").is_file()
+    # The old name of --trial still selects a trial, and says it is deprecated.
+    again = run("cv-train", "toy", "--out", out, "--fold", 2, "--epochs", 2, "--seed", 5)
+    assert again.exit_code == 0 and "--fold is deprecated" in again.output
+    assert "toy trial 2 (tests fold 4): clip accuracy" in again.output
 
 
 def test_cv_train_without_folds_is_one_line(run, tmp_path):
@@ -103,7 +107,7 @@ def test_predict_writes_top3_rows_and_names_unreadable_clips(run, tmp_path):
     out = tmp_path / "toy"
     assert run("transform", "toy", "--out", out).exit_code == 0
     assert run("folds", "toy", "--out", out).exit_code == 0
-    assert run("cv-train", "toy", "--out", out, "--fold", 1, "--epochs", 2).exit_code == 0
+    assert run("cv-train", "toy", "--out", out, "--trial", 1, "--epochs", 2).exit_code == 0
     clips = write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=99)
     (clips / "broken.wav").write_text("not audio")
     output, class_map = tmp_path / "predictions.csv", tmp_path / "classes.csv"
@@ -130,7 +134,7 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     from mclnn.preprocess.toy import write_toy_dataset
 
     out = tmp_path / "toy"
-    for args in (("transform", "toy"), ("folds", "toy"), ("cv-train", "toy", "--fold", 1, "--epochs", 1)):
+    for args in (("transform", "toy"), ("folds", "toy"), ("cv-train", "toy", "--trial", 1, "--epochs", 1)):
         assert run(*args, "--out", out).exit_code == 0
     clips = write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=3)
     names = sorted(p.relative_to(clips).as_posix() for p in clips.rglob("*.wav"))

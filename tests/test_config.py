@@ -73,10 +73,14 @@ def test_user_config_adds_and_replaces(tmp_path):
     assert load_config("esc10", config_path=user).features.n_frames == 100
 
 
-def test_settings_hash_tracks_changes():
-    assert settings_hash(load_config("esc10").features) == settings_hash(load_config("esc10").features)
-    assert settings_hash(load_config("esc10").features) != settings_hash(
-        load_config("esc10", overrides=["features.n_mels=61"]).features)
+def test_settings_hash_tracks_values_not_spelling(tmp_path):
+    user = tmp_path / "same.yaml"
+    # The same settings reached another way: the values spelled out, ints given for floats.
+    user.write_text("datasets:\n  same:\n    extends: esc10\n    features: {n_mels: 60, top_db: 80, hop_length: 512}\n")
+    esc10 = settings_hash(load_config("esc10").features)
+    assert settings_hash(load_config("same", config_path=user).features) == esc10
+    assert settings_hash(load_config("esc10", overrides=["features.n_mels=61"]).features) != esc10
+    assert settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1})
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -126,3 +130,15 @@ def test_extends_loop_is_named(tmp_path):
     user.write_text("datasets:\n  a: {extends: b}\n  b: {extends: a}\n")
     with pytest.raises(ParameterError, match="loops through a -> b -> a"):
         load_config("a", config_path=user)
+
+
+def test_inconsistent_model_lists_are_named():
+    with pytest.raises(ParameterError, match=r"model.order has 1 entries but model.hidden has 2 MCLNN layers"):
+        load_config("toy", overrides=["model.hidden=[40, 30]"])
+    with pytest.raises(ParameterError, match=r"model.dropout has 3 entries; it needs 4"):
+        load_config("toy", overrides=["model.dense=[32, 16]"])
+
+
+def test_k_below_three_is_rejected():
+    with pytest.raises(ParameterError, match="folds.k must be at least 3"):
+        load_config("toy", overrides=["folds.k=2"])

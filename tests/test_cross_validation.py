@@ -136,7 +136,7 @@ def test_seeds_make_runs_repeatable(out, tmp_path):
 def test_bad_inputs_are_named(out, tmp_path):
     with pytest.raises(DatasetError, match=r"no folds for toy with k=5; run `mclnn folds toy --k 5` first"):
         cv_train(toy_config(), out_dir=out, k=5)
-    with pytest.raises(ParameterError, match=r"--fold 9 is out of range: the folds have trials 1..4"):
+    with pytest.raises(ParameterError, match=r"--trial 9 is out of range: the folds have trials 1..4"):
         cv_train(toy_config(), out_dir=out, trial=9)
     with pytest.raises(DatasetError, match=r"trial_03/model.keras: no trained model for trial 3"):
         cv_train(toy_config(), out_dir=out, trial=3, evaluate_only=True)
@@ -150,37 +150,6 @@ def test_bad_inputs_are_named(out, tmp_path):
     with pytest.raises(DatasetError, match=r"Dataset.hdf5 changed after the folds were made; rerun `mclnn folds toy`"):
         cv_train(toy_config(), out_dir=out, trial=1)
     assert not (out / "TOY_folds_4_weights" / "report.json").exists()
-
-
-def test_inconsistent_model_lists_are_named():
-    with pytest.raises(ParameterError, match=r"model.order has 1 entries but model.hidden has 2 MCLNN layers"):
-        load_config("toy", overrides=["model.hidden=[40, 30]"])
-    with pytest.raises(ParameterError, match=r"model.dropout has 3 entries; it needs 4"):
-        load_config("toy", overrides=["model.dense=[32, 16]"])
-
-
-def test_clips_shorter_than_a_segment_are_named(tmp_path, rng):
-    import h5py
-
-    from mclnn import load_dataset
-    from mclnn.train.segments import SegmentBatches, StandardizedClips
-
-    path = tmp_path / "variable.hdf5"
-    with h5py.File(path, "w") as handle:
-        for index, frames in enumerate([20, 5, 12]):
-            handle.create_dataset(str(index), data=rng.standard_normal((frames, 3)).astype(np.float32))
-    with load_dataset(path, class_counts=[2, 1]) as dataset:
-        ones, zeros = np.ones(3, np.float32), np.zeros(3, np.float32)
-        with pytest.raises(DatasetError, match=r"1 clip\(s\) are shorter than one segment of 10 frames: 1 \(5 frames\)"):
-            StandardizedClips(dataset, [0, 1, 2], mean_vector=zeros, std_vector=ones, segment_frames=10)
-        clips = StandardizedClips(dataset, [0, 2], mean_vector=ones, std_vector=ones * 2, segment_frames=10)
-        np.testing.assert_allclose(clips.clip(1), (dataset.features(2) - 1) / 2, rtol=1e-6)
-        batches = SegmentBatches(clips, segment_frames=10, step=3, batch_size=4)
-        # Starts 0, 3, 6, 9 in the 20-frame clip; 0 in the 12-frame clip (the original's rule).
-        assert list(batches.segments_per_clip) == [4, 1]
-        segments, labels = batches[0]
-        np.testing.assert_array_equal(segments[2], clips.clip(0)[6:16])
-        assert list(labels) == [0, 0, 0, 0] and list(batches[1][1]) == [1]
 
 
 def test_clip_mode_model_loads_and_predicts_through_plain_keras(out, rng):

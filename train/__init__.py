@@ -1,25 +1,26 @@
 """Stage 3: MCLNN cross-validation training and the clip-level report.
 
-Importing this package imports TensorFlow and Keras.
+Names are imported on first use, so ``import mclnn.train.metrics`` (numpy only) does not
+load TensorFlow; ``mclnn.train.cv_train`` and the layers do.
 """
 
-from mclnn.train.cross_validation import cv_train, weights_dir
-from mclnn.train.layers import MaskedConditional, band_mask
-from mclnn.train.metrics import average_precision_at_3, clip_scores, summarize_clip
-from mclnn.train.model import PerSegment, build_model
-from mclnn.train.report import write_report
-from mclnn.train.trial_files import TrialPaths
+from mclnn.lazy_imports import lazy_attributes
 
-__all__ = [
-    "MaskedConditional",
-    "PerSegment",
-    "TrialPaths",
-    "average_precision_at_3",
-    "band_mask",
-    "build_model",
-    "clip_scores",
-    "cv_train",
-    "summarize_clip",
-    "weights_dir",
-    "write_report",
-]
+_NAMES = {
+    "MaskedConditional": "mclnn.train.layers",
+    "band_mask": "mclnn.train.layers",
+    "PerSegment": "mclnn.train.model",
+    "build_model": "mclnn.train.model",
+    "average_precision_at_3": "mclnn.train.metrics",
+    "clip_scores": "mclnn.train.metrics",
+    "summarize_clip": "mclnn.train.metrics",
+    "cv_train": "mclnn.train.cross_validation",
+    "ModelInfo": "mclnn.train.trial_files",
+    "TrialPaths": "mclnn.train.trial_files",
+    "weights_dir": "mclnn.train.trial_files",
+    "write_report": "mclnn.train.report",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__ = lazy_attributes("mclnn.train", _NAMES)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -13,18 +12,17 @@ import keras
 import numpy as np
 
 from mclnn.atomic import atomic_path
-from mclnn.config import FeatureSettings
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import load_audio
 from mclnn.preprocess.features import clip_features
-from mclnn.train.model_choice import clip_probabilities
+from mclnn.train.model_kinds import saved_model_kind
 from mclnn.train.segments import StandardizedClips
+from mclnn.train.trial_files import ModelInfo, TrialPaths
 
 __all__ = ["AUDIO_SUFFIXES", "Predictions", "TrainedModel", "list_clips", "load_trained_models", "predict_clips",
            "write_class_map", "write_predictions"]
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aif", ".aiff", ".au")
-INFO_FILE = "model_info.json"
 
 
 @dataclass(frozen=True)
@@ -33,11 +31,7 @@ class TrainedModel:
 
     path: Path
     model: keras.Model
-    info: dict
-
-    @property
-    def features(self) -> FeatureSettings:
-        return FeatureSettings(**self.info["features"])
+    info: ModelInfo
 
 
 @dataclass(frozen=True)
@@ -62,30 +56,24 @@ def load_trained_models(path: str | Path) -> list[TrainedModel]:
         No model there, a model without its ``model_info.json``, or models trained on
         different features or classes.
     """
-    import mclnn.train  # noqa: F401  (registers the custom layers for loading)
+    import mclnn.train.model  # noqa: F401  (registers the custom layers for loading)
 
     path = Path(path)
     if path.is_file():
         files = [path]
-    elif (path / "model.keras").is_file():
-        files = [path / "model.keras"]
+    elif TrialPaths.of_folder(path).model.is_file():
+        files = [TrialPaths.of_folder(path).model]
     else:
-        files = sorted(path.glob("trial_*/model.keras"))
+        files = sorted(model for folder in path.glob("trial_*")
+                       if (model := TrialPaths.of_folder(folder).model).is_file())
     if not files:
         raise DatasetError(f"{path}: no model.keras here; give a model file, a trial folder or a weights folder "
                            "written by `mclnn cv-train`")
-    models = []
-    for file in files:
-        info_path = file.parent / INFO_FILE
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError):
-            raise DatasetError(f"{info_path}: missing or unreadable; rerun `mclnn cv-train --evaluate-only` "
-                               "for this model to write it") from None
-        models.append(TrainedModel(file, keras.models.load_model(file), info))
+    models = [TrainedModel(file, keras.models.load_model(file), ModelInfo.read(TrialPaths.of_folder(file.parent).info))
+              for file in files]
     first = models[0].info
     for other in models[1:]:
-        if other.info["features"] != first["features"] or other.info["class_names"] != first["class_names"]:
+        if other.info.features != first.features or other.info.class_names != first.class_names:
             raise DatasetError(f"{other.path} was trained on other features or classes than {models[0].path}; "
                                "predict with one of them at a time")
     return models
@@ -128,8 +116,8 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
     and standardized with each model's own training statistics. A clip that cannot be
     read or is too short is listed in ``failures`` and the others are still predicted.
     """
-    settings = models[0].features
-    longest_segment = max(trained.info["segment_frames"] for trained in models)
+    settings = models[0].info.features
+    longest_segment = max(trained.info.segment_frames for trained in models)
     names, arrays, failures = [], [], []
     for done, (name, path) in enumerate(clips, start=1):
         try:
@@ -143,18 +131,15 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
             arrays.append(features)
         if progress is not None:
             progress(done, len(clips))
-    class_names = models[0].info["class_names"]
+    class_names = models[0].info.class_names
     probabilities = np.zeros((len(arrays), len(class_names)))
     if arrays:
-        extracted = _ExtractedClips(arrays)
         for trained in models:
             info = trained.info
-            standardized = StandardizedClips(extracted, np.arange(len(arrays)),
-                                             mean_vector=np.asarray(info["mean_vector"], np.float32),
-                                             std_vector=np.asarray(info["std_vector"], np.float32),
-                                             segment_frames=info["segment_frames"])
-            per_clip = clip_probabilities(trained.model, standardized, name=info["model"],
-                                          segment_frames=info["segment_frames"], step=info["step"])
+            standardized = StandardizedClips.from_arrays(arrays, names=names, mean_vector=info.mean_vector,
+                                                         std_vector=info.std_vector,
+                                                         segment_frames=info.segment_frames)
+            per_clip = saved_model_kind(info).segment_probabilities(trained.model, standardized)
             probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
     return Predictions(names, probabilities, class_names, failures)
 
@@ -188,16 +173,3 @@ def _csv_writer(path):
     with atomic_path(path) as partial, open(partial, "w", newline="") as handle:
         yield csv.writer(handle)
 
-
-class _ExtractedClips:
-    """Just the parts of a :class:`mclnn.Dataset` that :class:`StandardizedClips` reads, for new clips."""
-
-    def __init__(self, arrays):
-        self._arrays = arrays
-        self.frame_counts = np.array([len(array) for array in arrays])
-        self.labels = np.zeros(len(arrays), dtype=np.int64)
-        self.filenames = np.arange(len(arrays)).astype(str)
-        self.n_features = arrays[0].shape[1]
-
-    def features(self, index):
-        return self._arrays[index]

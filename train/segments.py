@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from mclnn import Dataset
+from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError
 
-__all__ = ["ClipBatches", "SegmentBatches", "StandardizedClips", "segment_starts"]
+__all__ = ["INFERENCE_CLIPS", "INFERENCE_SEGMENTS", "ClipBatches", "SegmentBatches", "StandardizedClips",
+           "segment_starts"]
+
+# Clips per batch when MCLNN scores whole clips, segments per batch otherwise: larger
+# batches run faster (benchmarks/RESULTS.md) and do not change the outputs.
+INFERENCE_CLIPS = 32
+INFERENCE_SEGMENTS = 2048
 
 
 def segment_starts(n_frames: int, *, segment_frames: int, step: int) -> np.ndarray:
@@ -39,20 +45,42 @@ class StandardizedClips:
 
     def __init__(self, dataset: Dataset, indices: Sequence[int], *, mean_vector: np.ndarray,
                  std_vector: np.ndarray, segment_frames: int):
-        self.indices = np.asarray(indices)
-        counts = dataset.frame_counts[self.indices]
-        short = self.indices[counts < segment_frames]
+        indices = np.asarray(indices)
+        self._standardize(indices, dataset.labels[indices], dataset.frame_counts[indices], dataset.features,
+                          names=dataset.filenames, mean_vector=mean_vector, std_vector=std_vector,
+                          segment_frames=segment_frames)
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray], *, names: Sequence[str], mean_vector: np.ndarray,
+                    std_vector: np.ndarray, segment_frames: int) -> "StandardizedClips":
+        """Clips given as feature arrays ``[frames, n_features]`` (new clips, unlabelled: labels are 0).
+
+        Raises
+        ------
+        DatasetError
+            A clip is shorter than one segment (the message names the clips by ``names``).
+        """
+        clips = cls.__new__(cls)
+        clips._standardize(np.arange(len(arrays)), np.zeros(len(arrays), dtype=np.int32),
+                           np.array([len(array) for array in arrays]), arrays.__getitem__, names=names,
+                           mean_vector=mean_vector, std_vector=std_vector, segment_frames=segment_frames)
+        return clips
+
+    def _standardize(self, indices: np.ndarray, labels: np.ndarray, counts: np.ndarray,
+                     features: Callable[[int], np.ndarray], *, names, mean_vector, std_vector, segment_frames):
+        self.indices = indices
+        short = np.flatnonzero(counts < segment_frames)
         if len(short):
-            names = ", ".join(f"{dataset.filenames[i]} ({dataset.frame_counts[i]} frames)" for i in short[:5])
+            shown = ", ".join(f"{names[indices[p]]} ({counts[p]} frames)" for p in short[:5])
             raise DatasetError(
-                f"{len(short)} clip(s) are shorter than one segment of {segment_frames} frames: {names}; "
+                f"{len(short)} clip(s) are shorter than one segment of {segment_frames} frames: {shown}; "
                 "lower model.extra_frames or model.order"
             )
-        self.labels = dataset.labels[self.indices]
+        self.labels = labels
         self.offsets = np.concatenate([[0], np.cumsum(counts)])
-        self.frames = np.empty((self.offsets[-1], dataset.n_features), dtype=np.float32)
-        for position, index in enumerate(self.indices):
-            clip = dataset.features(index)
+        self.frames = np.empty((self.offsets[-1], len(mean_vector)), dtype=np.float32)
+        for position, index in enumerate(indices):
+            clip = features(index)
             self.frames[self.offsets[position]:self.offsets[position + 1]] = (clip - mean_vector) / std_vector
 
     def __len__(self) -> int:

@@ -6,8 +6,8 @@ import pytest
 
 from mclnn import load_dataset
 from mclnn.config import load_config
-from mclnn.errors import DatasetError, ParameterError
-from mclnn.folds import fold_files, make_folds
+from mclnn.errors import ParameterError
+from mclnn.folds import make_folds, stage
 from mclnn.folds.fold_files import folds_manifest_path
 from mclnn.folds.standardization import NEAR_ZERO_STD, clip_moments, training_statistics
 from mclnn.preprocess.transform import dataset_path, transform_dataset
@@ -76,7 +76,7 @@ def test_failed_run_leaves_previous_folds(toy_out, tiny_config, monkeypatch):
     def broken(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fold_files, "training_statistics", broken)
+    monkeypatch.setattr(stage, "training_statistics", broken)
     with pytest.raises(KeyboardInterrupt):
         make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3, force=True)
     assert {name: (toy_out / name).read_bytes() for name in before} == before
@@ -110,31 +110,6 @@ def test_statistics_combine_exactly(rng):
     assert training_statistics(moments, [0, 1])[1][2] == 1.0
 
 
-def test_reference_layout_reader(tmp_path, rng):
-    path = tmp_path / "esc10Specmel.hdf5"
-    ordering = tmp_path / "esc10_storage_ordering.txt"
-    names = ["\\001 - Dog bark\\1-100-A.ogg", "\\001 - Dog bark\\2-200-A.ogg", "\\002 - Rain\\1-300-A.ogg",
-             "\\002 - Rain\\3-400-A.ogg", "\\002 - Rain\\2-500-A.ogg"]
-    clips = [rng.standard_normal((7, 4)).astype(np.float32) for _ in names]
-    with h5py.File(path, "w") as handle:
-        for index, clip in enumerate(clips):
-            handle.create_dataset(str(index), data=clip)
-    ordering.write_text("\n".join(names) + "\n")
-    with load_dataset(path, storage_ordering=ordering, fold_pattern=r"^(\d+)-") as dataset:
-        assert len(dataset) == 5 and dataset.n_features == 4
-        assert dataset.class_names == ["001 - Dog bark", "002 - Rain"]
-        assert list(dataset.labels) == [0, 0, 1, 1, 1]
-        assert list(dataset.folds) == [1, 2, 1, 3, 2]
-        assert list(dataset.filenames)[0] == "001 - Dog bark/1-100-A.ogg"
-        np.testing.assert_array_equal(dataset.features(3), clips[3])
-    with load_dataset(path, class_counts=[2, 3]) as dataset:
-        assert list(dataset.labels) == [0, 0, 1, 1, 1] and set(dataset.folds) == {-1}
-    with pytest.raises(ParameterError, match="original MCLNN layout, which carries no labels"):
-        load_dataset(path)
-    with pytest.raises(DatasetError, match=r"class counts \[2, 2\] add up to 4, but .* holds 5 clips"):
-        load_dataset(path, class_counts=[2, 2])
-
-
 def test_folds_of_a_reference_layout_file(tmp_path, rng):
     path, ordering = tmp_path / "ref.hdf5", tmp_path / "ref_storage_ordering.txt"
     names = [f"{category}/{fold}-{number}.wav" for category in ("a", "b") for fold in (1, 2, 3)
@@ -149,11 +124,6 @@ def test_folds_of_a_reference_layout_file(tmp_path, rng):
     assert result.manifest["official_folds"] is True
     index, _ = read_index(tmp_path / "out" / result.manifest["trials"][0]["files"]["test"])
     assert [names[i] for i in index] == ["a/1-0.wav", "a/1-1.wav", "b/1-0.wav", "b/1-1.wav"]
-
-
-def test_k_below_three_is_rejected():
-    with pytest.raises(ParameterError, match="folds.k must be at least 3"):
-        load_config("toy", overrides=["folds.k=2"])
 
 
 @requires_esc10

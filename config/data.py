@@ -1,0 +1,231 @@
+"""Settings of the data stages: where the audio is, its features, augmentation and folds."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mclnn.config.checks import check_choice, check_positive
+from mclnn.errors import ParameterError
+from mclnn.preprocess.deformers import deformer_variants
+from mclnn.preprocess.feature_presets import DCASE2018
+
+__all__ = ["AugmentationSettings", "Deformer", "FeatureSettings", "FoldSettings", "SourceSettings"]
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where a dataset's audio is and how its clips, categories and folds are found.
+
+    Attributes
+    ----------
+    layout : {'folders', 'csv'}
+        ``folders``: one sub-folder per category. ``csv``: a metadata CSV lists the clips.
+    path : str or None
+        Default audio folder; ``--source`` overrides it.
+    generator : str or None
+        Name of a built-in synthetic dataset written to the cache when no source is given.
+    extensions : tuple of str
+        Audio file endings looked for in the ``folders`` layout.
+    fold_pattern : str or None
+        Regular expression whose first group, matched against a file name, is its
+        official fold (``folders`` layout).
+    csv : str or None
+        Metadata CSV, relative to the source folder (``csv`` layout).
+    path_template : str
+        Audio path relative to the source folder, formatted with the CSV row's columns.
+    filename_column, category_column : str
+        CSV columns holding the clip file name and its category.
+    fold_column, group_column : str or None
+        Optional CSV columns holding the official fold and a grouping key (e.g. source
+        recording or speaker) whose clips must stay together.
+    """
+
+    layout: str = "folders"
+    path: str | None = None
+    generator: str | None = None
+    extensions: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+    fold_pattern: str | None = None
+    csv: str | None = None
+    path_template: str = "{filename}"
+    filename_column: str = "filename"
+    category_column: str = "category"
+    fold_column: str | None = None
+    group_column: str | None = None
+
+    def __post_init__(self):
+        check_choice("layout", self.layout, ("folders", "csv"))
+        if self.layout == "csv" and not self.csv:
+            raise ParameterError("source.csv is required with layout 'csv'; name the metadata CSV")
+        if self.generator not in (None, "toy"):
+            raise ParameterError(f"source.generator must be 'toy' or absent, got {self.generator!r}")
+        if self.fold_pattern is not None:
+            try:
+                pattern = re.compile(self.fold_pattern)
+            except re.error as error:
+                raise ParameterError(
+                    f"source.fold_pattern {self.fold_pattern!r} is not a regular expression: {error}"
+                ) from None
+            if pattern.groups != 1:
+                raise ParameterError(
+                    f"source.fold_pattern {self.fold_pattern!r} needs exactly one group "
+                    "capturing the fold number, e.g. '^(\\d+)-'"
+                )
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Log-mel feature settings, in librosa's vocabulary.
+
+    Attributes
+    ----------
+    preset : {'mclnn', 'logmel-dcase2018'}
+        ``mclnn``: the original MCLNN features (mel power spectrogram in dB, from
+        ``n_mels``, ``n_fft``, ``hop_length``, ``top_db``, optionally the delta).
+        ``logmel-dcase2018``: the DCASE 2018 Task 2 baseline's features, which fix their
+        own analysis (see :data:`mclnn.preprocess.feature_presets.DCASE2018`) and ignore those five settings.
+    sample_rate : int
+        Audio is resampled to this rate and mixed to mono.
+    n_mels, n_fft, hop_length : int
+        Mel power spectrogram settings (``mclnn`` preset).
+    top_db : float
+        ``librosa.power_to_db(ref=np.max, top_db=...)`` floor (``mclnn`` preset).
+    first_frame : int
+        0-based index of the first frame kept (the original work's FIRST_FRAME_IN_SLICE).
+        When a clip has fewer than ``first_frame + n_frames`` frames, its middle
+        ``n_frames`` frames are kept instead, as in the original work.
+    n_frames : int
+        Frames kept per clip.
+    delta : bool
+        Append the first-order delta (``librosa.feature.delta(width=delta_width)`` of the
+        whole clip's log-mel) after the log-mel along the feature axis.
+    clip_seconds : float or None
+        Every clip is brought to this length (None keeps each clip's own length).
+    clip_position : {'start', 'middle'}
+        Which part of a longer clip is kept.
+    trim_and_repeat : bool
+        Trim leading and trailing silence (``librosa.effects.trim(top_db=trim_top_db)``),
+        then repeat the clip end to end until it fills ``clip_seconds``; otherwise
+        shorter clips are zero-padded.
+    """
+
+    preset: str = "mclnn"
+    sample_rate: int = 22050
+    n_mels: int = 60
+    n_fft: int = 1024
+    hop_length: int = 512
+    top_db: float = 80.0
+    first_frame: int = 0
+    n_frames: int = 200
+    delta: bool = False
+    delta_width: int = 9
+    clip_seconds: float | None = None
+    clip_position: str = "start"
+    trim_and_repeat: bool = False
+    trim_top_db: float = 60.0
+
+    def __post_init__(self):
+        for name in ("sample_rate", "n_mels", "n_fft", "hop_length", "n_frames"):
+            check_positive(name, getattr(self, name))
+        if self.first_frame < 0:
+            raise ParameterError(f"features.first_frame must be >= 0, got {self.first_frame}")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise ParameterError(f"features.delta_width must be an odd integer >= 3, got {self.delta_width}")
+        check_choice("clip_position", self.clip_position, ("start", "middle"))
+        check_choice("preset", self.preset, ("mclnn", "logmel-dcase2018"))
+        if self.preset != "mclnn" and self.delta:
+            raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")
+        if self.clip_seconds is not None:
+            check_positive("clip_seconds", self.clip_seconds)
+            if self.clip_frames < self.n_frames:
+                raise ParameterError(
+                    f"features.n_frames={self.n_frames} is more than the {self.clip_frames} frames "
+                    f"of a {self.clip_seconds} s clip at a hop of {self.frame_hop} samples; "
+                    "lower n_frames or raise clip_seconds"
+                )
+        if self.trim_and_repeat and self.clip_seconds is None:
+            raise ParameterError("features.trim_and_repeat needs features.clip_seconds (the length to fill)")
+
+    @property
+    def n_features(self) -> int:
+        """Features per frame: the mel bands, doubled when the delta is appended."""
+        if self.preset == "logmel-dcase2018":
+            return DCASE2018["n_mels"]
+        return self.n_mels * (2 if self.delta else 1)
+
+    @property
+    def frame_length(self) -> int:
+        """Samples in one analysis window (the shortest clip that gives a frame)."""
+        if self.preset == "logmel-dcase2018":
+            return int(round(DCASE2018["window_seconds"] * self.sample_rate))
+        return self.n_fft
+
+    @property
+    def frame_hop(self) -> int:
+        """Samples between consecutive frames."""
+        if self.preset == "logmel-dcase2018":
+            return int(round(DCASE2018["hop_seconds"] * self.sample_rate))
+        return self.hop_length
+
+    @property
+    def clip_samples(self) -> int | None:
+        """Samples per clip after length fixing, or None when clips keep their length."""
+        return None if self.clip_seconds is None else int(round(self.clip_seconds * self.sample_rate))
+
+    @property
+    def clip_frames(self) -> int | None:
+        """Frames of a fixed-length clip, or None (``mclnn`` frames are centred, DCASE 2018's are not)."""
+        if self.clip_samples is None:
+            return None
+        if self.preset == "logmel-dcase2018":
+            return 1 + (self.clip_samples - self.frame_length) // self.frame_hop
+        return 1 + self.clip_samples // self.hop_length
+
+
+@dataclass(frozen=True)
+class Deformer:
+    """One muda deformer: its class name and keyword parameters (lists become tuples)."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def n_variants(self) -> int:
+        """How many variants this deformer makes of each clip."""
+        return deformer_variants(self.name, dict(self.params))
+
+
+@dataclass(frozen=True)
+class AugmentationSettings:
+    """muda augmentation: the deformers applied to every original clip, and the seed."""
+
+    seed: int = 0
+    deformers: tuple[Deformer, ...] = ()
+
+    @property
+    def n_variants(self) -> int:
+        """Augmented variants stored after each original clip."""
+        return sum(deformer.n_variants for deformer in self.deformers)
+
+
+@dataclass(frozen=True)
+class FoldSettings:
+    """Cross-validation settings.
+
+    Attributes
+    ----------
+    k : int
+        Folds (and trials). Must equal the official fold count where the dataset has one,
+        unless official folds are ignored.
+    seed : int or None
+        Shuffles clips within each class before assigning folds (datasets without
+        official folds); None keeps storage order (``seedNoSeed`` in file names).
+    """
+
+    k: int = 10
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.k < 3:
+            raise ParameterError(f"folds.k must be at least 3 (test, validation and training folds), got {self.k}")

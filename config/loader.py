@@ -1,0 +1,263 @@
+"""datasets.yaml parsed and validated once into a frozen :class:`DatasetConfig`.
+
+The packaged ``datasets.yaml`` holds one entry per dataset; a user file given with
+``--config`` adds entries or replaces packaged ones, and ``--set section.key=value``
+overrides single settings, so the precedence is *flag > datasets.yaml > default*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from mclnn.config.data import AugmentationSettings, Deformer, FeatureSettings, FoldSettings, SourceSettings
+from mclnn.config.learning import ModelSettings, TrainingSettings
+from mclnn.errors import ParameterError
+from mclnn.preprocess.deformers import DEFORMERS
+
+__all__ = ["DatasetConfig", "available_datasets", "load_config", "settings_hash"]
+
+PACKAGED_CONFIG = "datasets.yaml"
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Everything the stages need to know about one dataset."""
+
+    name: str
+    source: SourceSettings
+    features: FeatureSettings
+    augmentation: AugmentationSettings
+    folds: FoldSettings = dataclasses.field(default_factory=FoldSettings)
+    model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
+    training: TrainingSettings = dataclasses.field(default_factory=TrainingSettings)
+    description: str = ""
+    origin: str = PACKAGED_CONFIG
+
+
+_SECTIONS = {
+    "source": SourceSettings,
+    "features": FeatureSettings,
+    "augmentation": AugmentationSettings,
+    "folds": FoldSettings,
+    "model": ModelSettings,
+    "training": TrainingSettings,
+}
+_ENTRY_KEYS = {"extends", "description", *_SECTIONS}
+
+
+def available_datasets(*, config_path: str | Path | None = None) -> list[str]:
+    """Names of the datasets defined by the packaged datasets.yaml and ``config_path``."""
+    entries, _ = _read_entries(config_path)
+    return sorted(entries)
+
+
+def load_config(
+    dataset: str,
+    *,
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+) -> DatasetConfig:
+    """Resolve and validate one dataset's settings.
+
+    Parameters
+    ----------
+    dataset : str
+        Entry name in datasets.yaml.
+    config_path : str or Path, optional
+        A user YAML file with the same layout; its entries add to or replace the packaged ones.
+    overrides : sequence of str
+        ``section.key=value`` settings (values parsed as YAML) applied last.
+
+    Returns
+    -------
+    DatasetConfig
+
+    Raises
+    ------
+    ParameterError
+        Unknown dataset, unknown setting or a value out of range; the message names it.
+    """
+    entries, defaults = _read_entries(config_path)
+    if dataset not in entries:
+        raise ParameterError(
+            f"unknown dataset {dataset!r}; known datasets: {', '.join(sorted(entries))} "
+            "(add your own with --config FILE)"
+        )
+    entry, origin = _resolve_entry(dataset, entries)
+    merged = _deep_merge(defaults, entry)
+    for override in overrides:
+        merged = _deep_merge(merged, _parse_override(override))
+    where = f"{origin}: dataset {dataset!r}"
+    unknown = set(merged) - _ENTRY_KEYS
+    if unknown:
+        raise ParameterError(
+            f"{where}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_ENTRY_KEYS))}"
+        )
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        values = merged.get(section) or {}
+        if not isinstance(values, Mapping):
+            raise ParameterError(f"{where}: {section} must be a mapping, got {values!r}")
+        if section == "augmentation":
+            values = dict(values, deformers=_parse_deformers(values.get("deformers") or [], where))
+        sections[section] = _build(cls, values, f"{where}: {section}")
+    return DatasetConfig(
+        name=dataset,
+        description=str(merged.get("description", "")),
+        origin=origin,
+        **sections,
+    )
+
+
+def settings_hash(*settings: Any) -> str:
+    """A stable SHA-256 of dataclasses and plain values, for telling stale outputs apart."""
+    payload = json.dumps(
+        [dataclasses.asdict(item) if dataclasses.is_dataclass(item) else item for item in settings],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _read_entries(config_path):
+    packaged = resources.files("mclnn").joinpath(PACKAGED_CONFIG)
+    documents = [(PACKAGED_CONFIG, packaged.read_text())]
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise ParameterError(f"--config {path}: no such file; give the path of a datasets YAML file")
+        documents.append((str(path), path.read_text()))
+    entries, defaults = {}, {}
+    for origin, text in documents:
+        try:
+            document = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise ParameterError(f"{origin} is not valid YAML: {error}".replace("\n", " ")) from None
+        if not isinstance(document, Mapping) or not set(document) <= {"defaults", "datasets"}:
+            raise ParameterError(f"{origin}: the top level must hold only 'defaults' and 'datasets' mappings")
+        defaults = _deep_merge(defaults, document.get("defaults") or {})
+        for name, entry in (document.get("datasets") or {}).items():
+            if not isinstance(entry, Mapping):
+                raise ParameterError(f"{origin}: dataset {name!r} must be a mapping, got {entry!r}")
+            entries[str(name)] = (dict(entry), origin)
+    return entries, defaults
+
+
+def _resolve_entry(name, entries, seen=()):
+    if name in seen:
+        raise ParameterError(f"datasets.yaml: 'extends' loops through {' -> '.join((*seen, name))}")
+    if name not in entries:
+        raise ParameterError(f"dataset {seen[-1]!r} extends unknown dataset {name!r}")
+    entry, origin = entries[name]
+    parent_name = entry.get("extends")
+    if parent_name is None:
+        return entry, origin
+    parent, _ = _resolve_entry(str(parent_name), entries, (*seen, name))
+    return _deep_merge(parent, {key: value for key, value in entry.items() if key != "extends"}), origin
+
+
+def _deep_merge(base, update):
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parse_override(override):
+    key, separator, text = override.partition("=")
+    path = key.strip().split(".")
+    if not separator or len(path) != 2 or not all(path):
+        raise ParameterError(f"--set {override!r}: expected section.key=value, e.g. features.n_mels=40")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ParameterError(f"--set {override!r}: the value is not valid YAML") from None
+    return {path[0]: {path[1]: value}}
+
+
+def _parse_deformers(items, where):
+    if not isinstance(items, list):
+        raise ParameterError(f"{where}: augmentation.deformers must be a list, got {items!r}")
+    deformers = []
+    for item in items:
+        if not isinstance(item, Mapping) or "type" not in item:
+            raise ParameterError(f"{where}: each deformer needs a 'type', got {item!r}")
+        name = item["type"]
+        if name not in DEFORMERS:
+            raise ParameterError(
+                f"{where}: unknown deformer {name!r}; supported: {', '.join(sorted(DEFORMERS))}"
+            )
+        params = {key: value for key, value in item.items() if key != "type"}
+        spec = DEFORMERS[name]
+        unknown = set(params) - spec.parameters
+        if unknown:
+            raise ParameterError(
+                f"{where}: deformer {name} has no parameter(s) {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(sorted(spec.parameters))}"
+            )
+        required = spec.required
+        if required and required not in params:
+            raise ParameterError(f"{where}: deformer {name} needs '{required}'")
+        frozen = tuple(sorted((key, tuple(value) if isinstance(value, list) else value) for key, value in params.items()))
+        deformers.append(Deformer(name=name, params=frozen))
+    return tuple(deformers)
+
+
+def _build(cls, values, where):
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ParameterError(
+            f"{where}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
+    hints = typing.get_type_hints(cls)
+    checked = {name: _check_type(value, hints[name], f"{where}.{name}") for name, value in values.items()}
+    try:
+        return cls(**checked)
+    except ParameterError as error:
+        raise ParameterError(f"{where}: {error}") from None
+
+
+def _check_type(value, annotation, where):
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        annotation = next(option for option in options if option is not type(None))
+        origin = typing.get_origin(annotation)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ParameterError(f"{where} must be a list, got {value!r}")
+        item_type = typing.get_args(annotation)[0]
+        return tuple(_check_type(item, item_type, f"{where}[{index}]") for index, item in enumerate(value))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ParameterError(f"{where} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParameterError(f"{where} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ParameterError(f"{where} must be a string, got {value!r}")
+        return value
+    return value

@@ -1,0 +1,212 @@
+"""``mclnn folds``: the folds stage, from Dataset.hdf5 to the trials' index and statistics files.
+
+The files and their names are described in :mod:`mclnn.folds.fold_files`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import h5py
+import numpy as np
+
+import mclnn
+from mclnn.dataset_file import Dataset, load_dataset
+from mclnn.atomic import atomic_path, exclusive_lock, file_fingerprint, replace_directory
+from mclnn.config import DatasetConfig, settings_hash
+from mclnn.folds.fold_files import (
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    dataset_tag,
+    folds_manifest_path,
+    read_manifest,
+    write_trial_indices,
+    write_trial_statistics,
+)
+from mclnn.folds.splits import Trial, assign_folds, check_trials, make_trials
+from mclnn.folds.standardization import clip_moments, training_statistics
+
+__all__ = ["FoldsResult", "format_fold_tables", "make_folds"]
+
+logger = logging.getLogger(__name__)
+
+_SUBSETS = ("Train", "Validation", "Test")
+
+
+@dataclass(frozen=True)
+class FoldsResult:
+    """What ``make_folds`` produced (or found up to date).
+
+    Attributes
+    ----------
+    manifest : dict
+        The manifest's content: trials with their folds, files and counts.
+    manifest_path : Path
+    up_to_date : bool
+    seconds : float
+    """
+
+    manifest: dict
+    manifest_path: Path
+    up_to_date: bool
+    seconds: float
+
+
+def make_folds(
+    config: DatasetConfig,
+    *,
+    dataset_file: str | Path,
+    out_dir: str | Path,
+    k: int,
+    seed: int | None = None,
+    ignore_official_folds: bool = False,
+    reference_layout: dict[str, Any] | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> FoldsResult:
+    """Write the k trials' index triples and training standardization statistics.
+
+    Parameters
+    ----------
+    config : DatasetConfig
+    dataset_file : str or Path
+        The Dataset.hdf5 to split.
+    out_dir : str or Path
+        Receives the index and standardization folders and the manifest.
+    k : int
+        Folds and trials.
+    seed : int, optional
+        Shuffle seed for datasets without official folds (None: storage order).
+    ignore_official_folds : bool
+        Assign folds as for a dataset without official ones.
+    reference_layout : dict, optional
+        ``load_dataset`` keyword arguments (``class_counts``, ``storage_ordering``,
+        ``fold_pattern``) for a file in the original MCLNN layout; recorded in the manifest.
+    force : bool
+        Rewrite even when up to date.
+    progress : callable, optional
+        ``progress(done, total)`` over clips while computing statistics.
+
+    Returns
+    -------
+    FoldsResult
+
+    Raises
+    ------
+    ParameterError
+        ``k`` contradicts the official folds.
+    DatasetError
+        Unsound trials (naming the clips), or an unreadable Dataset.hdf5.
+    """
+    started = time.perf_counter()
+    out_dir, dataset_file = Path(out_dir), Path(dataset_file)
+    reference_layout = dict(reference_layout or {})
+    manifest_path = folds_manifest_path(out_dir, config.name, k)
+    with load_dataset(dataset_file, **reference_layout) as dataset:
+        inputs = {
+            "dataset_fingerprint": file_fingerprint(dataset_file),
+            "settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout, MANIFEST_VERSION),
+        }
+        existing = read_manifest(manifest_path)
+        if not force and existing is not None and _is_current(existing, inputs, out_dir):
+            return FoldsResult(existing, manifest_path, up_to_date=True, seconds=time.perf_counter() - started)
+        uses_official = not ignore_official_folds and bool(np.all(dataset.folds > 0))
+        folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed,
+                             official_folds=dataset.folds if uses_official else None)
+        trials = make_trials(folds, dataset.variants, k=k)
+        check_trials(trials, labels=dataset.labels, groups=dataset.groups, variants=dataset.variants,
+                     filenames=dataset.filenames)
+        moments = clip_moments(dataset, progress=progress)
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "format_version": MANIFEST_VERSION,
+            "dataset": config.name,
+            "tag": dataset_tag(config.name),
+            "dataset_file": os.path.relpath(dataset_file.resolve(), out_dir.resolve()),
+            "reference_layout": reference_layout,
+            "k": k,
+            "seed": seed,
+            "official_folds": uses_official,
+            "class_names": dataset.class_names,
+            **inputs,
+            "fold_class_counts": _fold_class_counts(folds, dataset, k),
+            "trials": [],
+            "versions": {"mclnn": mclnn.__version__, "numpy": np.__version__, "h5py": h5py.__version__},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        with exclusive_lock(manifest_path):
+            _write_fold_folders(trials, dataset, moments, manifest, out_dir)
+            with atomic_path(manifest_path) as partial:
+                partial.write_text(json.dumps(manifest, indent=2) + "\n")
+    return FoldsResult(manifest, manifest_path, up_to_date=False, seconds=time.perf_counter() - started)
+
+
+def format_fold_tables(manifest: dict) -> str:
+    """Two plain-text tables: clips per class and fold, and each trial's folds and sizes."""
+    k, names = manifest["k"], manifest["class_names"]
+    width = max(len(name) for name in names + ["class"])
+    lines = [f"{'class':<{width}} " + " ".join(f"fold{fold:>3}" for fold in range(1, k + 1))]
+    for name in names:
+        counts = manifest["fold_class_counts"][name]
+        lines.append(f"{name:<{width}} " + " ".join(f"{count:>7}" for count in counts))
+    lines.append("")
+    lines.append("trial  test fold  validation fold  train  validation  test")
+    for trial in manifest["trials"]:
+        sizes = trial["clips"]
+        lines.append(f"{trial['trial']:>5}  {trial['test_fold']:>9}  {trial['validation_fold']:>15}  "
+                     f"{sizes['train']:>5}  {sizes['validation']:>10}  {sizes['test']:>4}")
+    return "\n".join(lines)
+
+
+def _write_fold_folders(trials: list[Trial], dataset: Dataset, moments, manifest, out_dir):
+    tag, k = dataset_tag(manifest["dataset"]), manifest["k"]
+    seed_tag = "NoSeed" if manifest["seed"] is None else str(manifest["seed"])
+    index_folder, statistics_folder = f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{tag}_folds_{k}.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / index_folder).mkdir(parents=True)
+        (staging / statistics_folder).mkdir()
+        for trial in trials:
+            stem = f"Fold_{trial.number:02d}of{k:02d}_{tag}_seed{seed_tag}"
+            files = {}
+            for subset, indices in zip(_SUBSETS, (trial.train, trial.validation, trial.test)):
+                files[subset.lower()] = f"{index_folder}/{stem}_{subset}.hdf5"
+                write_trial_indices(staging / files[subset.lower()], indices, dataset.labels[indices])
+            files["standardization"] = f"{statistics_folder}/{stem}_TrainParameters.hdf5"
+            write_trial_statistics(staging / files["standardization"], *training_statistics(moments, trial.train))
+            manifest["trials"].append({
+                "trial": trial.number, "test_fold": trial.test_fold, "validation_fold": trial.validation_fold,
+                "files": files,
+                "clips": {"train": len(trial.train), "validation": len(trial.validation), "test": len(trial.test)},
+                "augmented_train_clips": int(np.sum(dataset.variants[trial.train] > 0)),
+            })
+        # An old manifest must not vouch for half-replaced folders.
+        folds_manifest_path(out_dir, manifest["dataset"], k).unlink(missing_ok=True)
+        for folder in (index_folder, statistics_folder):
+            replace_directory(staging / folder, out_dir / folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fold_class_counts(folds, dataset, k):
+    originals = dataset.variants == 0
+    return {name: [int(np.sum(originals & (dataset.labels == label) & (folds == fold))) for fold in range(1, k + 1)]
+            for label, name in enumerate(dataset.class_names)}
+
+
+def _is_current(manifest, inputs, out_dir):
+    if any(manifest.get(key) != value for key, value in inputs.items()):
+        logger.info("folds are stale: Dataset.hdf5 or the fold settings changed")
+        return False
+    files = [out_dir / name for trial in manifest["trials"] for name in trial["files"].values()]
+    return all(path.is_file() for path in files)

@@ -1,0 +1,31 @@
+import h5py
+import numpy as np
+import pytest
+
+from mclnn import load_dataset
+from mclnn.errors import DatasetError, ParameterError
+
+
+def test_reference_layout_reader(tmp_path, rng):
+    path = tmp_path / "esc10Specmel.hdf5"
+    ordering = tmp_path / "esc10_storage_ordering.txt"
+    names = ["\\001 - Dog bark\\1-100-A.ogg", "\\001 - Dog bark\\2-200-A.ogg", "\\002 - Rain\\1-300-A.ogg",
+             "\\002 - Rain\\3-400-A.ogg", "\\002 - Rain\\2-500-A.ogg"]
+    clips = [rng.standard_normal((7, 4)).astype(np.float32) for _ in names]
+    with h5py.File(path, "w") as handle:
+        for index, clip in enumerate(clips):
+            handle.create_dataset(str(index), data=clip)
+    ordering.write_text("\n".join(names) + "\n")
+    with load_dataset(path, storage_ordering=ordering, fold_pattern=r"^(\d+)-") as dataset:
+        assert len(dataset) == 5 and dataset.n_features == 4
+        assert dataset.class_names == ["001 - Dog bark", "002 - Rain"]
+        assert list(dataset.labels) == [0, 0, 1, 1, 1]
+        assert list(dataset.folds) == [1, 2, 1, 3, 2]
+        assert list(dataset.filenames)[0] == "001 - Dog bark/1-100-A.ogg"
+        np.testing.assert_array_equal(dataset.features(3), clips[3])
+    with load_dataset(path, class_counts=[2, 3]) as dataset:
+        assert list(dataset.labels) == [0, 0, 1, 1, 1] and set(dataset.folds) == {-1}
+    with pytest.raises(ParameterError, match="original MCLNN layout, which carries no labels"):
+        load_dataset(path)
+    with pytest.raises(DatasetError, match=r"class counts \[2, 2\] add up to 4, but .* holds 5 clips"):
+        load_dataset(path, class_counts=[2, 2])

@@ -1,0 +1,199 @@
+"""The kinds of model cv-train trains, behind one interface, and the registry of their names.
+
+A kind owns how its model is built, compiled, fed and scored, and which settings
+identify a trained model; :data:`MODEL_KINDS` maps the names ``--model`` takes to kinds.
+Nothing outside this module compares model names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from mclnn.config import DatasetConfig, ModelSettings
+from mclnn.errors import ParameterError
+from mclnn.train.baselines import baseline_hparams, baseline_loss, build_baseline
+from mclnn.train.model import build_model, clip_segment_probabilities
+from mclnn.train.pictures import save_layer_pictures
+from mclnn.train.segments import INFERENCE_CLIPS, INFERENCE_SEGMENTS, ClipBatches, SegmentBatches, StandardizedClips
+from mclnn.train.training_modes import TRAINING_MODES, TrainingMode
+from mclnn.train.trial_files import ModelInfo
+
+__all__ = ["MODEL_KINDS", "BaselineKind", "MCLNNKind", "ModelKind", "model_kind", "saved_model_kind"]
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A model and how its segments (or examples) are cut, batched and scored.
+
+    Attributes
+    ----------
+    name : str
+        The ``--model`` name.
+    segment_frames, step : int
+        Frames per segment (example) and between segment starts.
+    batch_size : int
+        Segments per training batch.
+    learning_rate : float
+    mode : str
+        The training mode (:data:`mclnn.train.training_modes.TRAINING_MODES`).
+    hparams : dict
+        A baseline's hyperparameters; empty for MCLNN.
+    """
+
+    name: str
+    segment_frames: int
+    step: int
+    batch_size: int
+    learning_rate: float
+    mode: str
+    hparams: dict = field(default_factory=dict)
+
+    # What a segment is made of, and how to shorten it (for the too-long error).
+    segment_rule = ""
+    segment_remedy = ""
+
+    @property
+    def training_mode(self) -> TrainingMode:
+        """How batches of this kind are formed in training."""
+        return TRAINING_MODES[self.mode]
+
+    @property
+    def weights_suffix(self) -> str:
+        """The end of the weights folder's name, ``<TAG>_folds_<k>_<suffix>``."""
+        raise NotImplementedError
+
+    @property
+    def hashed_settings(self) -> Any:
+        """The settings that identify a trained model of this kind."""
+        raise NotImplementedError
+
+    def build(self, *, n_features: int, n_classes: int, seed: int) -> keras.Model:
+        """A fresh, uncompiled per-segment model."""
+        raise NotImplementedError
+
+    def compile(self, model: keras.Model, *, jit_compile: bool = False) -> None:
+        """Adam with this kind's learning rate, its loss, accuracy.
+
+        ``jit_compile`` compiles the model's steps with XLA (for scoring; it slows training on CPU).
+        """
+        raise NotImplementedError
+
+    def segment_probabilities(self, model: keras.Model, clips: StandardizedClips) -> list[np.ndarray]:
+        """Every clip's segment (example) probabilities from a per-segment model.
+
+        Returns
+        -------
+        list of np.ndarray [shape=(segments, n_classes)]
+            In the order of ``clips``.
+        """
+        raise NotImplementedError
+
+    def save_pictures(self, model: keras.Model, clips: StandardizedClips, *, prefix: str) -> None:
+        """Draw what is worth seeing inside a trained model (nothing, unless a kind says so)."""
+
+
+@dataclass(frozen=True)
+class MCLNNKind(ModelKind):
+    """MCLNN, from the dataset's ``model`` and ``training`` settings."""
+
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    segment_rule = "(2 * sum(order) + extra_frames + 1)"
+    segment_remedy = "lower model.extra_frames or model.order"
+
+    @classmethod
+    def of(cls, config: DatasetConfig, name: str, hparams: str | None) -> "MCLNNKind":
+        if hparams:
+            raise ParameterError("--hparams sets the cnn and mlp baselines; set MCLNN's settings with "
+                                 "--set model.NAME=VALUE or training.NAME=VALUE")
+        training = config.training
+        return cls(name, config.model.segment_frames, training.step, training.batch_size, training.learning_rate,
+                   training.mode, settings=config.model)
+
+    @property
+    def weights_suffix(self) -> str:
+        return "weights"
+
+    @property
+    def hashed_settings(self) -> ModelSettings:
+        return self.settings
+
+    def build(self, *, n_features, n_classes, seed):
+        return build_model(self.settings, n_features=n_features, n_classes=n_classes, seed=seed)
+
+    def compile(self, model, *, jit_compile=False):
+        # Adam's epsilon of the original code.
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=1e-8),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+
+    def segment_probabilities(self, model, clips):
+        # The MCLNN layers are convolutions over time: whole clips at once.
+        return clip_segment_probabilities(model, ClipBatches(clips, segment_frames=self.segment_frames,
+                                                             step=self.step, clips_per_batch=INFERENCE_CLIPS))
+
+    def save_pictures(self, model, clips, *, prefix):
+        shown = np.linspace(0, len(clips) - 1, 4).astype(int)
+        segments = np.stack([clips.clip(position)[:self.segment_frames] for position in shown])
+        save_layer_pictures(model, segments, units=8, prefix=f"{prefix}_layer0")
+
+
+@dataclass(frozen=True)
+class BaselineKind(ModelKind):
+    """A DCASE 2018 baseline (:mod:`mclnn.train.baselines`), trained on segments."""
+
+    segment_rule = "(example_frames)"
+    segment_remedy = "lower --hparams example_frames"
+
+    @classmethod
+    def of(cls, config: DatasetConfig, name: str, hparams: str | None) -> "BaselineKind":
+        values = baseline_hparams(name, config.features, hparams)
+        return cls(name, values["example_frames"], values["example_hop"], values["batch_size"], values["lr"],
+                   "segment", values)
+
+    @property
+    def weights_suffix(self) -> str:
+        return f"{self.name}_weights"
+
+    @property
+    def hashed_settings(self) -> dict:
+        return {"model": self.name, **self.hparams}
+
+    def build(self, *, n_features, n_classes, seed):
+        return build_baseline(self.name, self.hparams, n_frames=self.segment_frames, n_features=n_features,
+                              n_classes=n_classes, seed=seed)
+
+    def compile(self, model, *, jit_compile=False):
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate,
+                                                      epsilon=self.hparams["adam_eps"]),
+                      loss=baseline_loss(self.hparams), metrics=["accuracy"], jit_compile=jit_compile)
+
+    def segment_probabilities(self, model, clips):
+        batches = SegmentBatches(clips, segment_frames=self.segment_frames, step=self.step,
+                                 batch_size=INFERENCE_SEGMENTS)
+        probabilities = np.concatenate([np.asarray(model.predict_on_batch(batches[number][0]))
+                                        for number in range(len(batches))])
+        return np.split(probabilities, np.cumsum(batches.segments_per_clip)[:-1])
+
+
+MODEL_KINDS: dict[str, type[ModelKind]] = {"mclnn": MCLNNKind, "cnn": BaselineKind, "mlp": BaselineKind}
+
+
+def saved_model_kind(info: ModelInfo) -> ModelKind:
+    """The kind of a saved model, for scoring it: its training settings are left unset (zero)."""
+    return MODEL_KINDS[info.model](info.model, info.segment_frames, info.step, batch_size=0, learning_rate=0.0,
+                                   mode="segment", hparams=info.hparams)
+
+
+def model_kind(config: DatasetConfig, name: str = "mclnn", hparams: str | None = None) -> ModelKind:
+    """The kind of ``--model NAME --hparams TEXT`` for a dataset.
+
+    Raises
+    ------
+    ParameterError
+        An unknown model, ``--hparams`` given to MCLNN, or a bad hyperparameter.
+    """
+    if name not in MODEL_KINDS:
+        raise ParameterError(f"--model {name!r} is not one of {', '.join(MODEL_KINDS)}")
+    return MODEL_KINDS[name].of(config, name, hparams)
