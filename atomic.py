@@ -17,7 +17,7 @@ from typing import Iterator
 
 from mclnn.errors import DatasetError
 
-__all__ = ["atomic_path", "exclusive_lock", "file_fingerprint", "replace_directory"]
+__all__ = ["atomic_path", "atomic_write_text", "exclusive_lock", "file_fingerprint", "replace_directory"]
 
 
 @contextlib.contextmanager
@@ -43,6 +43,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_path`: the file is complete or not there."""
+    with atomic_path(path) as partial:
+        partial.write_text(text)
 
 
 @contextlib.contextmanager

@@ -216,13 +216,16 @@ class _EpochBars:
 @click.option("--evaluate-only", is_flag=True, help="Report from the stored best models without training.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Most epochs per trial [default: training.epochs].")
 @click.option("--seed", type=int, default=None, help="Training seed [default: training.seed].")
+@click.option("--seeds", metavar="N|S,S,...", callback=lambda ctx, param, value: _seeds(value),
+              help="Repeat the cross-validation per seed, each in its own seed_<s> folder, and report their mean, "
+                   "spread and ensemble: N seeds from --seed on, or a list.")
 @click.option("--pictures", is_flag=True, help="Also draw the first MCLNN layer's weights and its outputs.")
 @click.option("--model", type=click.Choice(["mclnn", "cnn", "mlp"]), default="mclnn", show_default=True,
               help="MCLNN, or the DCASE 2018 baseline CNN or MLP on the same folds.")
 @click.option("--hparams", metavar="NAME=VALUE,...",
               help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")
 def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_trial, evaluate_only, epochs, seed,
-                     pictures, model, hparams):
+                     seeds, pictures, model, hparams):
     """Train and evaluate a model of DATASET on every cross-validation trial, and report.
 
     A rerun skips finished trials and resumes an interrupted one from its last
@@ -238,10 +241,22 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
 
     flags = [f"training.epochs={epochs}"] * (epochs is not None) + [f"training.seed={seed}"] * (seed is not None)
     config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
+    if isinstance(seeds, int):
+        seeds = list(range(config.training.seed, config.training.seed + seeds))
     with _EpochBars(dataset) as progress:
-        report = cv_train(config, out_dir=out_dir or DEFAULT_OUT_ROOT / dataset, k=k, trial=trial,
+        report = cv_train(config, out_dir=out_dir or DEFAULT_OUT_ROOT / dataset, k=k, trial=trial, seeds=seeds,
                           evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
                           hparams=hparams)
+    if seeds is not None:
+        for row in report["per_seed"]:
+            click.echo(f"{dataset} seed {row['seed']} pooled over trials {', '.join(map(str, report['trials']))}: "
+                       f"clip accuracy {row['mean_probability_accuracy']:.4f} mean-probability vote")
+        low, high = report["bootstrap_95"]
+        spread = "" if report["std"] is None else f" ± {report['std']:.4f}"
+        seeds_text = f"{len(report['seeds'])} seed{'s' if len(report['seeds']) > 1 else ''}"
+        click.echo(f"{dataset} over {seeds_text}: {report['mean']:.4f}{spread} (95% bootstrap "
+                   f"{low:.4f}-{high:.4f}); ensemble {report['ensemble']['mean_probability_accuracy']:.4f}")
+        return
     for entry in report["trials"]:
         scores = entry["scores"]
         click.echo(f"{dataset} trial {entry['trial']} (tests fold {entry['test_fold']}): "
@@ -253,6 +268,21 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
                f"clip accuracy {pooled['mean_probability_accuracy']:.4f} mean-probability vote, "
                f"{pooled['majority_accuracy']:.4f} majority vote, F1 weighted {pooled['f1_weighted']:.4f}, "
                f"MAP@3 {pooled['map_at_3']:.4f}")
+
+
+def _seeds(value):
+    """``--seeds``: a count (int) or a list of seeds; None when not given."""
+    if value is None:
+        return None
+    try:
+        numbers = [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected a count or comma-separated seeds, got {value!r}") from None
+    if "," not in value:
+        if numbers[0] < 1:
+            raise click.BadParameter(f"a count of seeds must be at least 1, got {value!r}")
+        return numbers[0]
+    return numbers
 
 
 @cli.command()

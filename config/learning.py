@@ -90,27 +90,60 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """How each trial's model is trained.
+    """How each trial's model is trained: the recipe.
+
+    The defaults are the original work's recipe (Adam at a constant 1e-4, early
+    stopping, no augmentation); ``esc10-fast`` in datasets.yaml shows a faster one.
 
     Attributes
     ----------
     step : int
         Frames between the starts of consecutive segments of a clip.
     batch_size : int
+        Segments per batch (in ``clip`` mode, about this many segments' worth of whole clips).
     learning_rate : float
-        Adam's learning rate.
+        The learning rate, the peak of a schedule.
     epochs : int
-        Most epochs per trial.
+        Most epochs per trial; the budget a ``cosine`` or ``one-cycle`` schedule spans.
     patience : int
-        Epochs without improvement of ``monitor`` before stopping; the best weights are kept.
+        Epochs without improvement of ``monitor`` before stopping.
     monitor : {'val_accuracy', 'val_loss'}
     seed : int
-        Seeds weights, dropout and shuffling; trial i uses ``seed + i``.
+        Seeds weights (trial i: ``seed + 1000 * i``), dropout, shuffling and batch
+        augmentation (``seed + i``).
     mode : {'clip', 'segment'}
         ``clip`` (the default): batches of whole clips through the clip-level model,
         every segment's loss counted; overlapping segments of a clip share the dropout
         masks of the MCLNN layers' inputs. ``segment``: every segment is a sample of its
         own (the original work); about 40 times slower (benchmarks/RESULTS.md).
+    schedule : {'constant', 'cosine', 'one-cycle', 'plateau'}
+        The learning rate over training (:mod:`mclnn.train.schedules`): constant;
+        linear warm-up over ``warmup_epochs`` then cosine decay to ``min_learning_rate``
+        at ``epochs``; one cycle (up from ``learning_rate / 25`` over ``warmup_epochs``,
+        else the first 30% of the epochs, then cosine down to ``min_learning_rate``);
+        or constant, multiplied by ``plateau_factor`` after ``plateau_patience`` epochs
+        without improvement of ``monitor``.
+    warmup_epochs : float
+    min_learning_rate : float
+    plateau_factor : float
+    plateau_patience : int
+    weight_decay : float
+        Above 0: AdamW with this decoupled weight decay (not on biases and PReLU slopes).
+    label_smoothing : float
+        Cross-entropy against labels smoothed towards uniform by this much.
+    time_shift : bool
+        Roll every training clip (segment) in time by a random number of frames
+        (circularly: ESC clips are trimmed and looped end to end).
+    frequency_masks, frequency_mask_bands : int
+        SpecAugment: that many masks per training example, each of up to that many
+        consecutive bands (the same bands of the log-mel and its delta), set to 0 (the mean).
+    time_masks, time_mask_frames : int
+        SpecAugment: that many masks of up to that many consecutive frames.
+    mixup_alpha : float
+        Above 0: mixup of training examples, each mixed with another of its batch by a
+        weight drawn from Beta(alpha, alpha); their labels are mixed alike.
+    keep : {'best', 'last'}
+        Which epoch's model is kept and tested: the best by ``monitor`` or the last.
     """
 
     step: int = 1
@@ -121,9 +154,41 @@ class TrainingSettings:
     monitor: str = "val_accuracy"
     seed: int = 0
     mode: str = "clip"
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    min_learning_rate: float = 0.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 10
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    time_shift: bool = False
+    frequency_masks: int = 0
+    frequency_mask_bands: int = 8
+    time_masks: int = 0
+    time_mask_frames: int = 20
+    mixup_alpha: float = 0.0
+    keep: str = "best"
 
     def __post_init__(self):
-        for name in ("step", "batch_size", "learning_rate", "epochs", "patience"):
+        for name in ("step", "batch_size", "learning_rate", "epochs", "patience", "plateau_patience"):
             check_positive(name, getattr(self, name))
         check_choice("monitor", self.monitor, ("val_accuracy", "val_loss"))
         check_choice("mode", self.mode, ("segment", "clip"))
+        check_choice("schedule", self.schedule, ("constant", "cosine", "one-cycle", "plateau"))
+        check_choice("keep", self.keep, ("best", "last"))
+        for name in ("warmup_epochs", "min_learning_rate", "weight_decay", "mixup_alpha", "frequency_masks",
+                     "frequency_mask_bands", "time_masks", "time_mask_frames"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"training.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ParameterError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 < self.plateau_factor < 1:
+            raise ParameterError(f"training.plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        if self.warmup_epochs >= self.epochs and self.schedule in ("cosine", "one-cycle"):
+            raise ParameterError(f"training.warmup_epochs={self.warmup_epochs} leaves nothing of the "
+                                 f"{self.epochs} epochs to decay over; lower it or raise training.epochs")
+
+    @property
+    def soft_labels(self) -> bool:
+        """Whether training needs probability labels (mixup or label smoothing) rather than class indices."""
+        return self.mixup_alpha > 0 or self.label_smoothing > 0

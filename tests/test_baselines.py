@@ -89,3 +89,18 @@ def test_baseline_trains_reports_and_predicts_what_the_report_scored(toy_dcase, 
     assert len(predictions.names) == len(tested) == 10 and not predictions.failures
     for name, row in zip(predictions.names, predictions.probabilities):
         np.testing.assert_allclose(row, tested[name], atol=1e-5)
+
+
+@pytest.mark.parametrize("hparams", ["lr=0.002", "lr=0.002,classifier=logistic"])
+def test_baselines_take_the_training_recipe(toy_dcase, hparams):
+    _, out = toy_dcase
+    recipe = ["training.epochs=3", "training.schedule=one-cycle", "training.mixup_alpha=0.4",
+              "training.label_smoothing=0.1", "training.weight_decay=0.001", "training.time_shift=true"]
+    config = load_config("toy-dcase2018", overrides=recipe)
+    report = cv_train(config, out_dir=out, trial=2, model="mlp", hparams=hparams)
+    folder = weights_dir(out, {"tag": "TOY_DCASE2018", "k": 4}, "mlp_weights")
+    history = json.loads((folder / "trial_02" / "history.json").read_text())
+    # One-cycle from lr / 25 up to lr over 30% of the 3 epochs, then down to 0.
+    assert history["learning_rate"][-1] == pytest.approx(0.0, abs=1e-9)
+    assert max(history["learning_rate"]) <= 0.002
+    assert report["trials"][0]["epochs_run"] == 3

@@ -38,6 +38,9 @@ def test_transform_toy_then_up_to_date(run, tmp_path):
     (["transform", "toy", "--set", "features.n_mels=0"], "n_mels must be positive, got 0"),
     (["transform", "toy", "--set", "bogus"], "expected section.key=value"),
     (["transform", "toy", "--jobs", "0"], "Invalid value for '--jobs'"),
+    (["cv-train", "toy", "--seeds", "0"], "a count of seeds must be at least 1, got '0'"),
+    (["cv-train", "toy", "--seeds", "1,two"], "expected a count or comma-separated seeds, got '1,two'"),
+    (["cv-train", "toy", "--set", "training.schedule=linear"], "schedule must be one of constant, cosine"),
 ])
 def test_bad_input_gives_one_line_and_non_zero_exit(run, args, message):
     result = run(*args)

@@ -3,7 +3,7 @@ import pytest
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-augmented", "esc50", "esc50-augmented", "urbansound8k", "yornoise",
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-augmented", "esc50", "esc50-augmented", "urbansound8k", "yornoise",
                 "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
@@ -142,3 +142,11 @@ def test_inconsistent_model_lists_are_named():
 def test_k_below_three_is_rejected():
     with pytest.raises(ParameterError, match="folds.k must be at least 3"):
         load_config("toy", overrides=["folds.k=2"])
+
+
+def test_esc10_fast_changes_only_the_recipe():
+    fast, original = load_config("esc10-fast"), load_config("esc10")
+    assert (fast.features, fast.model, fast.folds, fast.source) == (original.features, original.model,
+                                                                     original.folds, original.source)
+    assert original.training.schedule == "constant" and original.training.learning_rate == 1e-4
+    assert fast.training.schedule == "cosine" and fast.training.epochs == 40 and fast.training.soft_labels

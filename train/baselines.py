@@ -8,9 +8,7 @@ from keras import ops
 from mclnn.config import FeatureSettings
 from mclnn.errors import ParameterError
 
-__all__ = ["BASELINES", "baseline_hparams", "baseline_loss", "build_baseline", "sparse_binary_crossentropy"]
-
-BASELINES = ("cnn", "mlp")
+__all__ = ["baseline_hparams", "build_baseline", "sparse_binary_crossentropy"]
 
 # Shared by both models; example_frames and example_hop default to 0.25 s and 0.125 s of
 # the dataset's frames (baseline_hparams).
@@ -64,8 +62,8 @@ def build_baseline(model: str, hparams: dict, *, n_frames: int, n_features: int,
     max-pool 3x3 stride 2, Conv2D 3x3 with 200 maps, max over time and frequency, then the
     classifier; ReLU, SAME padding. ``mlp``: ``nl`` dense ReLU layers of ``nh`` units over
     the flattened example. Weights from a truncated normal (``weights_stddev``), biases 0,
-    Adam (``lr``, ``adam_eps``, see :func:`baseline_loss`). ``classifier=logistic`` gives
-    independent sigmoid outputs instead of a softmax.
+    Adam (``lr``, ``adam_eps``; the loss is chosen by :class:`mclnn.train.model_kinds.BaselineKind`).
+    ``classifier=logistic`` gives independent sigmoid outputs instead of a softmax.
     """
     seeds = iter(range(seed, seed + 100)) if seed is not None else iter(lambda: None, 0)
 
@@ -89,12 +87,6 @@ def build_baseline(model: str, hparams: dict, *, n_frames: int, n_features: int,
     layers.append(keras.layers.Dense(n_classes, activation="sigmoid" if logistic else "softmax",
                                      kernel_initializer=weights(), name="classifier"))
     return keras.Sequential(layers, name=model)
-
-
-def baseline_loss(hparams: dict):
-    """The loss for the classifier: cross-entropy of the softmax, or binary cross-entropy of
-    the sigmoid outputs against the one-hot labels (``classifier=logistic``)."""
-    return sparse_binary_crossentropy if hparams["classifier"] == "logistic" else "sparse_categorical_crossentropy"
 
 
 @keras.saving.register_keras_serializable(package="mclnn")

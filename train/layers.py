@@ -108,7 +108,8 @@ class MaskedConditional(keras.layers.Layer):
         self._band_groups, self._unit_positions = _band_groups(mask, group_size=32)
 
     def call(self, inputs):
-        kernel = self.kernel * self.mask
+        # The mask is a float32 constant; under a mixed policy the kernel arrives in the compute dtype.
+        kernel = self.kernel * ops.cast(self.mask, self.compute_dtype)
         if not self._banded:
             return ops.conv(inputs, kernel, strides=1, padding="valid") + self.bias
         parts = [ops.conv(ops.take(inputs, rows, axis=2), ops.take(ops.take(kernel, rows, axis=1), units, axis=2),

@@ -13,9 +13,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from mclnn.config import DatasetConfig, ModelSettings
+from mclnn.config import DatasetConfig, ModelSettings, TrainingSettings
 from mclnn.errors import ParameterError
-from mclnn.train.baselines import baseline_hparams, baseline_loss, build_baseline
+from mclnn.train.baselines import baseline_hparams, build_baseline, sparse_binary_crossentropy
 from mclnn.train.model import build_model, clip_segment_probabilities
 from mclnn.train.pictures import save_layer_pictures
 from mclnn.train.segments import INFERENCE_CLIPS, INFERENCE_SEGMENTS, ClipBatches, SegmentBatches, StandardizedClips
@@ -50,6 +50,9 @@ class ModelKind:
     learning_rate: float
     mode: str
     hparams: dict = field(default_factory=dict)
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    soft_labels: bool = False
 
     # What a segment is made of, and how to shorten it (for the too-long error).
     segment_rule = ""
@@ -81,6 +84,22 @@ class ModelKind:
         """
         raise NotImplementedError
 
+    def _optimizer(self, *, epsilon: float) -> keras.optimizers.Optimizer:
+        """Adam, or AdamW when a weight decay is set (biases and PReLU slopes are not decayed)."""
+        if self.weight_decay <= 0:
+            return keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon)
+        optimizer = keras.optimizers.AdamW(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
+                                           epsilon=epsilon)
+        optimizer.exclude_from_weight_decay(var_names=["bias", "alpha"])
+        return optimizer
+
+    def _loss(self, *, logistic: bool):
+        """Cross-entropy of the softmax (or of independent sigmoids), against class indices or probabilities."""
+        if not self.soft_labels:
+            return sparse_binary_crossentropy if logistic else "sparse_categorical_crossentropy"
+        loss = keras.losses.BinaryCrossentropy if logistic else keras.losses.CategoricalCrossentropy
+        return loss(label_smoothing=self.label_smoothing)
+
     def segment_probabilities(self, model: keras.Model, clips: StandardizedClips) -> list[np.ndarray]:
         """Every clip's segment (example) probabilities from a per-segment model.
 
@@ -110,7 +129,7 @@ class MCLNNKind(ModelKind):
                                  "--set model.NAME=VALUE or training.NAME=VALUE")
         training = config.training
         return cls(name, config.model.segment_frames, training.step, training.batch_size, training.learning_rate,
-                   training.mode, settings=config.model)
+                   training.mode, settings=config.model, **_recipe(training))
 
     @property
     def weights_suffix(self) -> str:
@@ -125,8 +144,8 @@ class MCLNNKind(ModelKind):
 
     def compile(self, model, *, jit_compile=False):
         # Adam's epsilon of the original code.
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=1e-8),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+        model.compile(optimizer=self._optimizer(epsilon=1e-8), loss=self._loss(logistic=False), metrics=["accuracy"],
+                      jit_compile=jit_compile)
 
     def segment_probabilities(self, model, clips):
         # The MCLNN layers are convolutions over time: whole clips at once.
@@ -150,7 +169,7 @@ class BaselineKind(ModelKind):
     def of(cls, config: DatasetConfig, name: str, hparams: str | None) -> "BaselineKind":
         values = baseline_hparams(name, config.features, hparams)
         return cls(name, values["example_frames"], values["example_hop"], values["batch_size"], values["lr"],
-                   "segment", values)
+                   "segment", values, **_recipe(config.training))
 
     @property
     def weights_suffix(self) -> str:
@@ -165,9 +184,9 @@ class BaselineKind(ModelKind):
                               n_classes=n_classes, seed=seed)
 
     def compile(self, model, *, jit_compile=False):
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate,
-                                                      epsilon=self.hparams["adam_eps"]),
-                      loss=baseline_loss(self.hparams), metrics=["accuracy"], jit_compile=jit_compile)
+        model.compile(optimizer=self._optimizer(epsilon=self.hparams["adam_eps"]),
+                      loss=self._loss(logistic=self.hparams["classifier"] == "logistic"), metrics=["accuracy"],
+                      jit_compile=jit_compile)
 
     def segment_probabilities(self, model, clips):
         batches = SegmentBatches(clips, segment_frames=self.segment_frames, step=self.step,
@@ -175,6 +194,12 @@ class BaselineKind(ModelKind):
         probabilities = np.concatenate([np.asarray(model.predict_on_batch(batches[number][0]))
                                         for number in range(len(batches))])
         return np.split(probabilities, np.cumsum(batches.segments_per_clip)[:-1])
+
+
+def _recipe(training: TrainingSettings) -> dict:
+    """The training settings a kind's compiled model depends on beyond its learning rate."""
+    return {"weight_decay": training.weight_decay, "label_smoothing": training.label_smoothing,
+            "soft_labels": training.soft_labels}
 
 
 MODEL_KINDS: dict[str, type[ModelKind]] = {"mclnn": MCLNNKind, "cnn": BaselineKind, "mlp": BaselineKind}

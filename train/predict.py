@@ -48,7 +48,8 @@ def load_trained_models(path: str | Path) -> list[TrainedModel]:
     """The models at ``path``: a ``model.keras`` file, a trial folder, or a weights folder (all its trials).
 
     Each model needs the ``model_info.json`` that ``mclnn cv-train`` writes beside it.
-    The models of a weights folder are averaged (an ensemble of the trials).
+    The models of a weights folder are averaged (an ensemble of the trials, and of the
+    seeds of a ``--seeds`` run: its ``seed_<s>/trial_NN`` folders).
 
     Raises
     ------
@@ -64,8 +65,8 @@ def load_trained_models(path: str | Path) -> list[TrainedModel]:
     elif TrialPaths.of_folder(path).model.is_file():
         files = [TrialPaths.of_folder(path).model]
     else:
-        files = sorted(model for folder in path.glob("trial_*")
-                       if (model := TrialPaths.of_folder(folder).model).is_file())
+        folders = [*path.glob("trial_*"), *path.glob("seed_*/trial_*")]
+        files = sorted(model for folder in folders if (model := TrialPaths.of_folder(folder).model).is_file())
     if not files:
         raise DatasetError(f"{path}: no model.keras here; give a model file, a trial folder or a weights folder "
                            "written by `mclnn cv-train`")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from mclnn.atomic import atomic_path
+from mclnn.atomic import atomic_write_text
 from mclnn.train.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
 from mclnn.train.trial_files import TrialPaths
@@ -44,8 +44,8 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         "trials": [{key: value for key, value in trial.items() if key != "clips"} for trial in trial_reports],
         "pooled": pooled,
     }
-    _write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    _write_text(folder / "report.md", _markdown(report))
+    atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
+    atomic_write_text(folder / "report.md", _markdown(report))
     for vote in ("mean_probability", "majority"):
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
                               title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
@@ -89,7 +89,3 @@ def _trials_text(report):
     numbers = report["trials_finished"]
     return ("trial " if len(numbers) == 1 else "trials ") + ", ".join(str(number) for number in numbers)
 
-
-def _write_text(path, text):
-    with atomic_path(path) as partial:
-        partial.write_text(text)

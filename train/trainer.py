@@ -13,7 +13,10 @@ import keras
 
 from mclnn.atomic import atomic_path
 from mclnn.config import TrainingSettings
+from mclnn.train.batch_augmentation import AugmentedBatches, BatchAugmentation
+from mclnn.train.event_files import EpochEvents
 from mclnn.train.model_kinds import ModelKind
+from mclnn.train.schedules import SCHEDULES
 from mclnn.train.segments import StandardizedClips
 from mclnn.train.trial_files import TrialPaths, read_json, write_json
 
@@ -44,7 +47,11 @@ class TrainingState:
     seconds : float
         Training time so far.
     history : dict of list of float
-        Per-epoch losses and accuracies, training and ``val_``.
+        Per-epoch losses, accuracies (training and ``val_``) and the learning rate.
+    rate_scale : float
+        What a ``plateau`` schedule has multiplied the learning rate by so far.
+    plateau_wait : int
+        Epochs since the ``plateau`` schedule last improved or reduced.
     """
 
     settings_hash: str
@@ -55,6 +62,8 @@ class TrainingState:
     stopped: bool = False
     seconds: float = 0.0
     history: dict = field(default_factory=dict)
+    rate_scale: float = 1.0
+    plateau_wait: int = 0
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainingState | None":
@@ -81,23 +90,30 @@ class TrainingState:
         return improved
 
 
-def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_features: int, n_classes: int,
-                train_clips: StandardizedClips, validation_clips: StandardizedClips, paths: TrialPaths,
-                run_hash: str, progress: EpochProgress | None = None) -> TrainingState:
-    """Train one trial's model, resuming from its checkpoint; the best model goes to ``paths.model``.
+def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_features: int,
+                augmentation: BatchAugmentation, train_clips: StandardizedClips,
+                validation_clips: StandardizedClips, paths: TrialPaths, run_hash: str,
+                progress: EpochProgress | None = None) -> TrainingState:
+    """Train one trial's model, resuming from its checkpoint; the kept model goes to ``paths.model``.
 
-    Every epoch trains on all training batches, scores the validation clips, keeps the
-    model if ``training.monitor`` improved, and checkpoints (model and state), so a
-    killed run resumes after its last finished epoch. Training stops after
-    ``training.epochs`` epochs or ``training.patience`` epochs without improvement.
+    Every epoch trains on all training batches (augmented, with the learning rate of
+    ``training.schedule`` set before every step), scores the validation clips, keeps the
+    model if ``training.monitor`` improved (or every epoch, ``training.keep='last'``),
+    checkpoints (model and state), so a killed run resumes after its last finished epoch,
+    and writes the epoch's metrics to ``paths.history`` and TensorBoard event files.
+    Training stops after ``training.epochs`` epochs or ``training.patience`` epochs
+    without improvement.
 
     Parameters
     ----------
     kind : ModelKind
     training : TrainingSettings
     trial : int
-        1-based; seeds the weights (``seed + 1000 * trial``), dropout and shuffling (``seed + trial``).
-    n_features, n_classes : int
+        1-based; seeds the weights (``seed + 1000 * trial``), dropout, shuffling and
+        augmentation (``seed + trial``).
+    n_features : int
+    augmentation : BatchAugmentation
+        What is done to training batches; its ``n_classes`` sizes the model.
     train_clips, validation_clips : StandardizedClips
     paths : TrialPaths
     run_hash : str
@@ -124,46 +140,66 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         model = mode.kept(trainable, kind)
     else:
         state = TrainingState(run_hash)
-        model = kind.build(n_features=n_features, n_classes=n_classes, seed=training.seed + 1000 * trial)
+        model = kind.build(n_features=n_features, n_classes=augmentation.n_classes, seed=training.seed + 1000 * trial)
         trainable = mode.trainable(model, kind)
         kind.compile(trainable)
     # ``model`` (per segment) is what is kept; ``trainable`` shares its layers.
-    train = mode.training_batches(train_clips, kind, shuffle_seed=training.seed + trial)
+    train = AugmentedBatches(mode.training_batches(train_clips, kind, shuffle_seed=training.seed + trial),
+                             augmentation, seed=training.seed + trial, epoch=state.epoch)
     validator, validation = mode.validation(model, trainable, validation_clips, kind)
+    validation = AugmentedBatches(validation, augmentation)
+    schedule = SCHEDULES[training.schedule](training, peak=kind.learning_rate)
+    events = EpochEvents(paths.events)
     for epoch in range(state.epoch, training.epochs):
         started = time.perf_counter()
-        logs = _run_epoch(trainable.train_on_batch, train)
+
+        def set_rate(number, batches, epoch=epoch):
+            rate = schedule.rate(epoch + (number + 1) / batches, scale=state.rate_scale)
+            trainable.optimizer.learning_rate.assign(rate)
+            return rate
+
+        logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate)
         logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
-        if state.record(logs, seconds=time.perf_counter() - started, monitor=training.monitor):
+        improved = state.record(logs, seconds=time.perf_counter() - started, monitor=training.monitor)
+        schedule.end_epoch(state, improved=improved)
+        if improved or training.keep == "last":
             _save_model(model, paths.model)
         _save_model(trainable, paths.checkpoint)
         state.write(paths.state)
+        events.write(state.epoch, logs)
         if progress is not None:
             progress(trial, epoch + 1, training.epochs, logs)
         if state.wait >= training.patience:
             break
+    events.close()
     state.stopped = True
     state.write(paths.state)
     write_json(paths.history, {"trial": trial, **state.history})
     return state
 
 
-def _run_epoch(step, batches) -> dict:
+def _run_epoch(step, batches, *, before_step=None) -> dict:
     """One pass of ``step`` (a model's ``train_on_batch`` or ``test_on_batch``) over the batches.
 
-    Returns the loss and metrics averaged over the pass's samples (segments). A plain loop:
+    ``before_step(number, batches)`` runs before each step and returns the learning rate
+    it set, whose last value is logged as ``learning_rate``. Returns the loss and metrics
+    averaged over the pass's samples (segments: a class index, or a row of class
+    probabilities, per segment). A plain loop:
     on the 2-core machine ``Model.fit`` fed from Python batches spent more than half of a
     clip-mode ESC-10 epoch waiting on its input pipeline's threads (15 s an epoch
     against 4 s for the steps alone).
     """
-    totals, samples = {}, 0
+    totals, samples, rate = {}, 0, None
     for number in range(len(batches)):
+        if before_step is not None:
+            rate = before_step(number, len(batches))
         frames, labels = batches[number]
+        segments = labels.size if labels.dtype.kind in "iu" else labels.size // labels.shape[-1]
         for key, value in step(frames, labels, return_dict=True).items():
-            totals[key] = totals.get(key, 0.0) + float(value) * labels.size
-        samples += labels.size
+            totals[key] = totals.get(key, 0.0) + float(value) * segments
+        samples += segments
     batches.on_epoch_end()
-    return {key: total / samples for key, total in totals.items()}
+    return {key: total / samples for key, total in totals.items()} | ({} if rate is None else {"learning_rate": rate})
 
 
 def _save_model(model, path):

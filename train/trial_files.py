@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mclnn.atomic import atomic_path
+from mclnn.atomic import atomic_write_text
 from mclnn.config import FeatureSettings
 from mclnn.errors import DatasetError
 
@@ -30,9 +30,11 @@ class TrialPaths:
     folder : Path
         ``<weights folder>/trial_NN``.
     model, checkpoint, state, history, report, info : Path
-        In ``folder``: the best model, the last epoch's checkpoint (for resuming), the
+        In ``folder``: the kept model, the last epoch's checkpoint (for resuming), the
         training state, the per-epoch history, the trial's report and what
         ``mclnn predict`` needs to run the model (``model_info.json``, :class:`ModelInfo`).
+    events : Path
+        In ``folder``: TensorBoard event files of the per-epoch metrics (``events/``).
     pictures : str
         Prefix of the trial's pictures beside ``folder`` (``<weights folder>/trial_NN``),
         completed as ``<prefix>_curves.png`` and so on.
@@ -45,6 +47,7 @@ class TrialPaths:
     history: Path
     report: Path
     info: Path
+    events: Path
     pictures: str
 
     @classmethod
@@ -56,7 +59,8 @@ class TrialPaths:
     def of_folder(cls, folder: str | Path) -> "TrialPaths":
         """The paths of the trial whose files are in ``folder``."""
         folder = Path(folder)
-        files = ("model.keras", "checkpoint.keras", "state.json", "history.json", "report.json", "model_info.json")
+        files = ("model.keras", "checkpoint.keras", "state.json", "history.json", "report.json", "model_info.json",
+                 "events")
         return cls(folder, *(folder / name for name in files), pictures=str(folder))
 
 
@@ -129,5 +133,4 @@ def read_json(path: str | Path):
 
 def write_json(path: str | Path, content) -> None:
     """Write ``content`` as indented JSON, atomically."""
-    with atomic_path(path) as partial:
-        partial.write_text(json.dumps(content, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(content, indent=1) + "\n")

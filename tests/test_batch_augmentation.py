@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from mclnn.config import TrainingSettings
+from mclnn.train.batch_augmentation import AugmentedBatches, BatchAugmentation
+
+
+class ListBatches:
+    def __init__(self, batches):
+        self._batches = batches
+        self.epochs_ended = 0
+
+    def __len__(self):
+        return len(self._batches)
+
+    def __getitem__(self, batch):
+        return self._batches[batch]
+
+    def on_epoch_end(self):
+        self.epochs_ended += 1
+
+
+@pytest.fixture
+def batch(rng):
+    frames = rng.standard_normal((6, 30, 8)).astype(np.float32) + 5  # no zeros of its own
+    return frames, np.repeat(np.array([0, 1, 2, 0, 1, 2])[:, None], 4, axis=1)  # 4 segments per clip
+
+
+def test_time_shift_rolls_each_clip(batch):
+    frames, labels = batch
+    augmentation = BatchAugmentation(TrainingSettings(time_shift=True), 3)
+    shifted, same_labels = augmentation(frames, labels, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(same_labels, labels)
+    shifts = np.random.default_rng(1).integers(0, 30, size=6)
+    for example, shift in enumerate(shifts):
+        np.testing.assert_array_equal(shifted[example], np.roll(frames[example], shift, axis=0))
+
+
+def test_masks_zero_the_same_bands_of_each_block_and_whole_frame_runs(batch):
+    frames, labels = batch
+    training = TrainingSettings(frequency_masks=1, frequency_mask_bands=3, time_masks=1, time_mask_frames=5)
+    augmentation = BatchAugmentation(training, 3, feature_blocks=2)
+    masked, _ = augmentation(frames, labels, rng=np.random.default_rng(2))
+    for example in masked:
+        bands = np.flatnonzero((example == 0).all(axis=0))
+        frame_runs = np.flatnonzero((example == 0).all(axis=1))
+        assert len(bands) <= 6 and list(bands[bands >= 4] - 4) == list(bands[bands < 4])
+        assert len(frame_runs) <= 5 and np.all(np.diff(frame_runs) == 1)
+        # Nothing else is touched.
+        untouched = np.ones(example.shape, bool)
+        untouched[:, bands] = untouched[frame_runs] = False
+        assert np.all(example[untouched] != 0)
+
+
+def test_mixup_mixes_frames_and_labels_alike(batch):
+    frames, labels = batch
+    augmentation = BatchAugmentation(TrainingSettings(mixup_alpha=0.4), 3)
+    mixed, soft = augmentation(frames, labels, rng=np.random.default_rng(3))
+    assert soft.shape == (6, 4, 3)
+    np.testing.assert_allclose(soft.sum(axis=-1), 1.0, rtol=1e-6)
+    rng = np.random.default_rng(3)
+    partners, weights = rng.permutation(6), rng.beta(0.4, 0.4, size=6).astype(np.float32)
+    for example in range(6):
+        np.testing.assert_allclose(mixed[example], weights[example] * frames[example]
+                                   + (1 - weights[example]) * frames[partners[example]], rtol=1e-5)
+        expected = np.zeros(3)
+        expected[labels[example, 0]] += weights[example]
+        expected[labels[partners[example], 0]] += 1 - weights[example]
+        np.testing.assert_allclose(soft[example, 2], expected, rtol=1e-5)
+
+
+def test_label_smoothing_alone_gives_one_hot_labels(batch):
+    frames, labels = batch
+    augmentation = BatchAugmentation(TrainingSettings(label_smoothing=0.1), 3)
+    same, one_hot = augmentation(frames, labels, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(same, frames)
+    np.testing.assert_array_equal(one_hot.argmax(axis=-1), labels)
+    assert one_hot.max() == 1 and one_hot.sum() == labels.size
+
+
+def test_epochs_are_seeded_so_a_resumed_run_draws_the_same(batch):
+    training = TrainingSettings(time_shift=True, mixup_alpha=0.4, time_masks=1, time_mask_frames=5)
+    augmentation = BatchAugmentation(training, 3)
+    first = AugmentedBatches(ListBatches([batch, batch]), augmentation, seed=7)
+    first.on_epoch_end()
+    second_epoch = [first[number] for number in range(2)]
+    resumed = AugmentedBatches(ListBatches([batch, batch]), augmentation, seed=7, epoch=1)
+    for (frames, labels), (again_frames, again_labels) in zip(second_epoch, [resumed[0], resumed[1]]):
+        np.testing.assert_array_equal(frames, again_frames)
+        np.testing.assert_array_equal(labels, again_labels)
+    assert not np.array_equal(second_epoch[0][0], second_epoch[1][0])  # each batch draws anew
+
+
+def test_unseeded_batches_only_change_the_labels_form(batch):
+    batches = AugmentedBatches(ListBatches([batch]), BatchAugmentation(TrainingSettings(mixup_alpha=0.4), 3))
+    frames, labels = batches[0]
+    np.testing.assert_array_equal(frames, batch[0])
+    np.testing.assert_array_equal(labels.argmax(axis=-1), batch[1])

@@ -1,0 +1,113 @@
+"""One cross-validation trial: train its model (or reuse it), score its test clips, write its folder."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from pathlib import Path
+
+import keras
+
+from mclnn.config import DatasetConfig
+from mclnn.dataset_file import Dataset
+from mclnn.errors import DatasetError, ParameterError
+from mclnn.train.batch_augmentation import BatchAugmentation
+from mclnn.train.evaluation import evaluate_model
+from mclnn.train.model_kinds import ModelKind
+from mclnn.train.trainer import EpochProgress, TrainingState, train_trial
+from mclnn.train.trial_clips import TrialClips
+from mclnn.train.trial_files import ModelInfo, TrialPaths, write_json
+
+__all__ = ["run_trial"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: dict, paths: TrialPaths, *,
+              run_hash: str, evaluate_only: bool, pictures: bool, out_dir: str | Path,
+              progress: EpochProgress | None = None) -> dict:
+    """Train (or resume, or with ``evaluate_only`` reuse) one trial's model, score its test clips, write its folder.
+
+    Writes the trial's ``report.json`` and ``model_info.json`` (and with ``pictures`` the
+    first layer's pictures) and removes its checkpoint.
+
+    Parameters
+    ----------
+    config : DatasetConfig
+    kind : ModelKind
+    dataset : Dataset
+    entry : dict
+        The trial's entry in the folds manifest.
+    paths : TrialPaths
+    run_hash : str
+        Identifies the settings the model is (to be) trained with.
+    evaluate_only, pictures : bool
+    out_dir : str or Path
+        The folder of the folds' files.
+    progress : callable, optional
+
+    Returns
+    -------
+    dict
+        The trial's report.
+
+    Raises
+    ------
+    DatasetError, ParameterError
+        With ``evaluate_only``: no model of these settings to evaluate.
+    """
+    started = time.perf_counter()
+    clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames)
+    test = clips.clips("test")
+    if evaluate_only:
+        state = _trained_state(paths, entry["trial"], run_hash)
+    else:
+        augmentation = BatchAugmentation(config.training, n_classes=len(dataset.class_names),
+                                            feature_blocks=2 if config.features.delta else 1)
+        state = train_trial(kind, config.training, trial=entry["trial"], n_features=dataset.n_features,
+                            augmentation=augmentation, train_clips=clips.clips("train"),
+                            validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
+                            progress=progress)
+    model = keras.models.load_model(paths.model)
+    evaluation = evaluate_model(model, kind, test, filenames=dataset.filenames, n_classes=len(dataset.class_names))
+    report = {
+        "trial": entry["trial"],
+        "test_fold": entry["test_fold"],
+        "validation_fold": entry["validation_fold"],
+        "settings_hash": run_hash,
+        "model": kind.name,
+        "hparams": kind.hparams,
+        "training_mode": kind.mode,
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "kept": config.training.keep,
+        "monitor": config.training.monitor,
+        "best_monitored": state.best,
+        "train_seconds": state.seconds,
+        **evaluation,
+        "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "evaluate_seconds": round(time.perf_counter() - started, 1),
+    }
+    if pictures:
+        kind.save_pictures(model, test, prefix=paths.pictures)
+    ModelInfo(dataset=config.name, model=kind.name, hparams=kind.hparams, segment_frames=kind.segment_frames,
+              step=kind.step, class_names=list(dataset.class_names), features=config.features,
+              mean_vector=clips.mean_vector, std_vector=clips.std_vector, settings_hash=run_hash).write(paths.info)
+    write_json(paths.report, report)
+    paths.checkpoint.unlink(missing_ok=True)
+    logger.info("trial %d: clip accuracy %.3f (mean-probability vote)", entry["trial"],
+                report["scores"]["mean_probability_accuracy"])
+    return report
+
+
+def _trained_state(paths: TrialPaths, trial: int, run_hash: str) -> TrainingState:
+    """The state of a trial trained earlier with the same settings, for --evaluate-only."""
+    state = TrainingState.read(paths.state)
+    if not paths.model.is_file() or state is None:
+        raise DatasetError(f"{paths.model}: no trained model for trial {trial}; run cv-train first")
+    if state.settings_hash != run_hash:
+        raise ParameterError(
+            f"trial {trial}'s model was trained with other model or training settings; give "
+            "--evaluate-only the settings (and flags such as --epochs) it was trained with")
+    return state
