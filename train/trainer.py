@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -152,12 +153,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     events = EpochEvents(paths.events)
     for epoch in range(state.epoch, training.epochs):
         started = time.perf_counter()
-
-        def set_rate(number, batches, epoch=epoch):
-            rate = schedule.rate(epoch + (number + 1) / batches, scale=state.rate_scale)
-            trainable.optimizer.learning_rate.assign(rate)
-            return rate
-
+        set_rate = functools.partial(_set_rate, trainable.optimizer, schedule, state, epoch)
         logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate)
         logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
         improved = state.record(logs, seconds=time.perf_counter() - started, monitor=training.monitor)
@@ -200,6 +196,13 @@ def _run_epoch(step, batches, *, before_step=None) -> dict:
         samples += segments
     batches.on_epoch_end()
     return {key: total / samples for key, total in totals.items()} | ({} if rate is None else {"learning_rate": rate})
+
+
+def _set_rate(optimizer, schedule, state, epoch, number, batches) -> float:
+    """Set the learning rate for step ``number`` of ``batches`` in 0-based ``epoch``; return it."""
+    rate = schedule.rate(epoch + (number + 1) / batches, scale=state.rate_scale)
+    optimizer.learning_rate.assign(rate)
+    return rate
 
 
 def _save_model(model, path):
