@@ -232,3 +232,21 @@ def test_seeds_repeat_the_cross_validation_and_predict_averages_them(out):
     assert len(load_trained_models(folder)) == 2
     # A rerun finds both seeds' trials finished and reports the same.
     assert cv_train(config, out_dir=out, trial=1, seeds=[3, 4])["per_seed"] == report["per_seed"]
+
+
+def test_models_record_the_features_of_the_dataset_file_not_the_entry(out, caplog):
+    from mclnn.train.predict import load_trained_models, predict_clips
+
+    with caplog.at_level("WARNING"):
+        cv_train(toy_config("training.epochs=1", "features.top_db=70"), out_dir=out, trial=1)
+    assert "made with other feature settings than toy's entry: top_db=80.0 (the entry has 70.0)" in caplog.text
+    info_path = weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01" / "model_info.json"
+    info = json.loads(info_path.read_text())
+    assert info["features"]["top_db"] == 80.0
+    # A model_info.json whose features do not give the model's input is refused, not used.
+    info["features"]["n_mels"] = 30
+    info_path.write_text(json.dumps(info))
+    clips = [("clip.wav", write_toy_dataset(out / "new", clips_per_class=1, seed=5) / "tone" / "tone_00.wav")]
+    with pytest.raises(DatasetError, match=r"takes 80 features per frame and its statistics have 80, but its "
+                                           r"model_info.json's feature settings give 60"):
+        predict_clips(load_trained_models(info_path.parent), clips)

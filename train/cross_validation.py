@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import keras
 
 from mclnn.atomic import exclusive_lock, file_fingerprint
-from mclnn.config import DatasetConfig, settings_hash
+from mclnn.config import DatasetConfig, FeatureSettings, settings_hash
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds.fold_files import read_folds_manifest
@@ -98,6 +98,8 @@ def cv_train(
         raise ParameterError(f"--trial {trial} is out of range: the folds have trials {numbers[0]}..{numbers[-1]}")
     keras.config.disable_interactive_logging()
     with load_dataset(out_dir / manifest["dataset_file"], **manifest["reference_layout"]) as dataset:
+        config = _with_file_features(config, dataset)
+        kind = model_kind(config, model, hparams)
         _check_dataset(dataset, manifest, kind, config.name)
         folder = weights_dir(out_dir, manifest, kind.weights_suffix)
         options = {"trial": trial, "evaluate_only": evaluate_only, "pictures": pictures, "progress": progress}
@@ -112,6 +114,24 @@ def cv_train(
         with exclusive_lock(folder / "report_seeds.json", wait=True):
             return write_seeds_report(seed_trials, dataset=config.name, model=kind.name, k=manifest["k"],
                                       class_names=dataset.class_names, folder=folder)
+
+
+def _with_file_features(config: DatasetConfig, dataset: Dataset) -> DatasetConfig:
+    """``config`` with the feature settings Dataset.hdf5 was made with: they decide what a model sees.
+
+    A difference from the entry's settings (a ``--set features...`` given to transform
+    only, say) is logged, naming the settings. Files in the original layout record none.
+    """
+    if not dataset.feature_settings:
+        return config
+    recorded = FeatureSettings(**dataset.feature_settings)
+    names = [field.name for field in dataclasses.fields(FeatureSettings)]
+    differing = [f"{name}={getattr(recorded, name)!r} (the entry has {getattr(config.features, name)!r})"
+                 for name in names if getattr(recorded, name) != getattr(config.features, name)]
+    if differing:
+        logger.warning("%s was made with other feature settings than %s's entry: %s; the file's are used",
+                       dataset.path, config.name, ", ".join(differing))
+    return dataclasses.replace(config, features=recorded)
 
 
 def _cross_validate(config, kind, dataset, manifest, folder, *, out_dir, trial, evaluate_only, pictures, progress):

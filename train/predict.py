@@ -137,12 +137,22 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
     if arrays:
         for trained in models:
             info = trained.info
+            _check_feature_count(trained, arrays[0].shape[1])
             standardized = StandardizedClips.from_arrays(arrays, names=names, mean_vector=info.mean_vector,
                                                          std_vector=info.std_vector,
                                                          segment_frames=info.segment_frames)
             per_clip = saved_model_kind(info).segment_probabilities(trained.model, standardized)
             probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
     return Predictions(names, probabilities, class_names, failures)
+
+
+def _check_feature_count(trained: TrainedModel, extracted: int) -> None:
+    """Raise DatasetError unless the model's input and its statistics take ``extracted`` features per frame."""
+    expected, statistics = trained.model.input_shape[-1], len(trained.info.mean_vector)
+    if expected != extracted or statistics != extracted:
+        raise DatasetError(f"{trained.path} takes {expected} features per frame and its statistics have {statistics}, "
+                           f"but its model_info.json's feature settings give {extracted}; rerun `mclnn cv-train` to "
+                           "rewrite model_info.json from the Dataset.hdf5 the model was trained on")
 
 
 def write_predictions(predictions: Predictions, path: str | Path, *, probabilities: bool = False) -> None:
