@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
@@ -63,6 +64,7 @@ def assign_folds(
     k: int,
     official_folds: np.ndarray | None = None,
     seed: int | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """The 1-based fold of every clip.
 
@@ -78,6 +80,8 @@ def assign_folds(
     seed : int, optional
         Without official folds: shuffle groups within each class with this seed
         (None keeps storage order), then spread them stratified over the folds.
+    class_names : sequence of str, optional
+        Names of the classes, for the messages (else their indices).
 
     Returns
     -------
@@ -86,7 +90,8 @@ def assign_folds(
     Raises
     ------
     ParameterError
-        ``k`` contradicts the official folds.
+        ``k`` contradicts the official folds, or every class has fewer groups (originals)
+        than ``k``.
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
     if official_folds is not None:
@@ -99,9 +104,19 @@ def assign_folds(
                 f"use --k {len(found)} or --ignore-official-folds"
             )
         return np.asarray(official_folds, dtype=np.int32)
-    for label, count in zip(*np.unique(labels, return_counts=True)):
-        if count < k:
-            logger.warning("class %s has %d clips, fewer than k=%d: some folds will lack it", label, count, k)
+    # Folds are made of groups, so a class's size is its number of groups (its originals).
+    classes = np.unique(np.stack([labels, groups]), axis=1)
+    counts = {int(label): int(np.sum(classes[0] == label)) for label in np.unique(labels)}
+    names = {label: repr(class_names[label]) if class_names is not None else str(label) for label in counts}
+    short = {label: count for label, count in counts.items() if count < k}
+    described = ", ".join(f"{names[label]} ({count})" for label, count in short.items())
+    if short and len(short) == len(counts):
+        raise ParameterError(f"--k {k} is more than the originals of every class: {described}; "
+                             f"use --k {max(3, max(counts.values()))} or less")
+    if short:
+        logger.warning("class(es) with fewer originals than k=%d: %s; some folds will lack them, and a trial may "
+                       "validate or test on a single clip of them (k=%d or less avoids it)", k, described,
+                       max(3, min(counts.values())))
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=seed is not None, random_state=seed)
     folds = np.zeros(len(labels), dtype=np.int32)
     with warnings.catch_warnings():

@@ -119,7 +119,7 @@ def make_folds(
         if not force and existing is not None and _is_current(existing, inputs, out_dir):
             return FoldsResult(existing, manifest_path, up_to_date=True, seconds=time.perf_counter() - started)
         uses_official = not ignore_official_folds and bool(np.all(dataset.folds > 0))
-        folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed,
+        folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed, class_names=dataset.class_names,
                              official_folds=dataset.folds if uses_official else None)
         trials = make_trials(folds, dataset.variants, k=k)
         check_trials(trials, labels=dataset.labels, groups=dataset.groups, variants=dataset.variants,

@@ -82,10 +82,19 @@ def test_k_contradicting_official_folds_is_an_error():
         assign_folds(labels, groups, k=5, official_folds=official)
 
 
-def test_small_class_warns(caplog):
-    labels = np.array([0] * 10 + [1] * 3)
-    assign_folds(labels, np.arange(13), k=5, seed=0)
-    assert "class 1 has 3 clips, fewer than k=5" in caplog.text
+def test_small_class_warns_counting_originals_by_name(caplog):
+    labels = np.array([0] * 10 + [1] * 6)
+    groups = np.concatenate([np.arange(10), [10, 10, 12, 12, 14, 14]])  # class 1: 3 originals, each with a variant
+    assign_folds(labels, groups, k=5, seed=0, class_names=["dog", "rain"])
+    assert "fewer originals than k=5: 'rain' (3)" in caplog.text and "k=3 or less avoids it" in caplog.text
+    assert "'dog'" not in caplog.text
+
+
+def test_k_above_every_class_is_one_line_naming_them():
+    labels = np.array([0] * 4 + [1] * 6)
+    with pytest.raises(ParameterError, match=r"--k 10 is more than the originals of every class: 'dog' \(4\), "
+                                             r"'rain' \(6\); use --k 6 or less"):
+        assign_folds(labels, np.arange(10), k=10, seed=0, class_names=["dog", "rain"])
 
 
 def _trial(train, validation, test):
