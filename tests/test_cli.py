@@ -149,3 +149,17 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     assert result.exit_code == 0, result.output
     assert [row["fname"] for row in csv.DictReader(output.open())] == names[:3]
     assert output.read_text().splitlines()[0] == "fname,label"
+    # A file the CSV names that is not there is said so, and the others are still predicted.
+    listing.write_text("fname\n" + names[0] + "\nmissing.wav\n")
+    missing = run("predict", model, listing, "--audio-dir", clips, "-o", output)
+    assert missing.exit_code == 1 and f"skipped missing.wav: no such file: {clips / 'missing.wav'}" in missing.output
+    # CSVs that name no clips are one-line errors.
+    listing.write_text("name,label\nx.wav,dog\n")
+    no_column = run("predict", model, listing, "-o", output)
+    assert no_column.exit_code == 1
+    assert no_column.output.strip() == f"Error: {listing}: no fname column (its columns: name, label); name the " \
+                                       "column of file names fname"
+    listing.write_bytes(b"\xff\xfe\x00binary\x9c\x80")
+    binary = run("predict", model, listing, "-o", output)
+    assert binary.exit_code == 1
+    assert binary.output.strip() == f"Error: {listing}: not a text CSV file (not UTF-8); give a CSV with an fname column"

@@ -84,13 +84,14 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
     """The clips to predict, as ``(name written to the CSV, path)``.
 
     ``inputs`` is a folder (every audio file under it, sorted, named by its path relative
-    to the folder) or a CSV file whose ``fname`` column (else ``filename``, else the first
-    column) names the clips, relative to ``audio_dir`` (default: the CSV's folder).
+    to the folder) or a CSV file whose ``fname`` (or ``filename``) column names the clips,
+    relative to ``audio_dir`` (default: the CSV's folder).
 
     Raises
     ------
     ParameterError
-        A CSV without rows, or a folder without audio files.
+        A CSV that is not UTF-8 text, has no rows or no ``fname`` column, or a folder
+        without audio files.
     """
     inputs = Path(inputs)
     if inputs.is_dir():
@@ -100,11 +101,17 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
         return [(path.relative_to(inputs).as_posix(), path) for path in paths]
     if inputs.suffix.lower() != ".csv":
         raise ParameterError(f"{inputs}: give a folder of clips or a CSV file (.csv) of file names")
-    with open(inputs, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(inputs, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except UnicodeDecodeError:
+        raise ParameterError(f"{inputs}: not a text CSV file (not UTF-8); give a CSV with an fname column") from None
     if not rows:
         raise ParameterError(f"{inputs}: no rows; give a CSV with a header line and one file name per row")
-    column = next((name for name in ("fname", "filename") if name in rows[0]), next(iter(rows[0])))
+    column = next((name for name in ("fname", "filename") if name in rows[0]), None)
+    if column is None:
+        raise ParameterError(f"{inputs}: no fname column (its columns: {', '.join(map(str, rows[0]))}); "
+                             "name the column of file names fname")
     folder = Path(audio_dir) if audio_dir is not None else inputs.parent
     return [(row[column], folder / row[column]) for row in rows]
 
@@ -122,6 +129,8 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
     names, arrays, failures = [], [], []
     for done, (name, path) in enumerate(clips, start=1):
         try:
+            if not path.is_file():
+                raise DatasetError(f"no such file: {path}")
             features = clip_features(load_audio(path, sr=settings.sample_rate), settings=settings)
             if len(features) < longest_segment:
                 raise DatasetError(f"{len(features)} frames, shorter than one segment of {longest_segment}")
