@@ -162,4 +162,5 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     listing.write_bytes(b"\xff\xfe\x00binary\x9c\x80")
     binary = run("predict", model, listing, "-o", output)
     assert binary.exit_code == 1
-    assert binary.output.strip() == f"Error: {listing}: not a text CSV file (not UTF-8); give a CSV with an fname column"
+    assert binary.output.strip() == (f"Error: {listing}: not a text CSV file (not UTF-8); "
+                                     "give a CSV with an fname column")
