@@ -20,7 +20,7 @@ import numpy as np
 
 import mclnn
 from mclnn.dataset_file import Dataset, load_dataset
-from mclnn.atomic import atomic_path, exclusive_lock, file_fingerprint, replace_directory
+from mclnn.atomic import atomic_write_text, exclusive_lock, file_fingerprint, replace_directory
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.folds.fold_files import (
     MANIFEST_FORMAT,
@@ -144,8 +144,7 @@ def make_folds(
         }
         with exclusive_lock(manifest_path):
             _write_fold_folders(trials, dataset, moments, manifest, out_dir)
-            with atomic_path(manifest_path) as partial:
-                partial.write_text(json.dumps(manifest, indent=2) + "\n")
+            atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return FoldsResult(manifest, manifest_path, up_to_date=False, seconds=time.perf_counter() - started)
 
 

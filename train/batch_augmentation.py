@@ -56,11 +56,12 @@ class BatchAugmentation:
             Class indices, or probabilities ``[..., n_classes]`` with ``training.soft_labels``.
         """
         training = self.training
-        frames = frames.copy()
         examples, n_frames, n_features = frames.shape
         if training.time_shift:
             shifts = rng.integers(0, n_frames, size=examples)
             frames = frames[np.arange(examples)[:, None], (np.arange(n_frames)[None, :] - shifts[:, None]) % n_frames]
+        elif training.frequency_masks or training.time_masks:
+            frames = frames.copy()  # the masks write in place; the source's frames stay untouched
         block = n_features // self.feature_blocks
         for example in range(examples):
             for _ in range(training.frequency_masks):
@@ -79,7 +80,7 @@ class BatchAugmentation:
             frames = weights[:, None, None] * frames + (1 - weights[:, None, None]) * frames[partners]
             shape = (examples,) + (1,) * (labels.ndim - 1)
             labels = weights.reshape(shape) * labels + (1 - weights.reshape(shape)) * labels[partners]
-        return frames.astype(np.float32), labels
+        return frames.astype(np.float32, copy=False), labels
 
 
 class AugmentedBatches:

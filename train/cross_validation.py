@@ -98,6 +98,7 @@ def cv_train(
         raise ParameterError(f"--trial {trial} is out of range: the folds have trials {numbers[0]}..{numbers[-1]}")
     keras.config.disable_interactive_logging()
     with load_dataset(out_dir / manifest["dataset_file"], **manifest["reference_layout"]) as dataset:
+        # Checked once above, before any file is read; again with the features the model will see.
         config = _with_file_features(config, dataset)
         kind = model_kind(config, model, hparams)
         _check_dataset(dataset, manifest, kind, config.name)

@@ -62,8 +62,8 @@ def load_trained_models(path: str | Path) -> list[TrainedModel]:
     path = Path(path)
     if path.is_file():
         files = [path]
-    elif TrialPaths.of_folder(path).model.is_file():
-        files = [TrialPaths.of_folder(path).model]
+    elif (trial_model := TrialPaths.of_folder(path).model).is_file():
+        files = [trial_model]
     else:
         folders = [*path.glob("trial_*"), *path.glob("seed_*/trial_*")]
         files = sorted(model for folder in folders if (model := TrialPaths.of_folder(folder).model).is_file())
