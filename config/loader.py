@@ -95,9 +95,27 @@ def load_config(
         )
     entry, origin = _resolve_entry(dataset, entries)
     merged = _deep_merge(defaults, entry)
+    with_overrides = merged
     for override in overrides:
-        merged = _deep_merge(merged, _parse_override(override))
-    where = f"{origin}: dataset {dataset!r}"
+        with_overrides = _deep_merge(with_overrides, _parse_override(override))
+    try:
+        return _build_config(dataset, with_overrides, origin, f"{origin}: dataset {dataset!r}")
+    except ParameterError:
+        if not overrides or not _builds(dataset, merged, origin):
+            raise
+    # The entry is valid without the --set values, so they are at fault: name them, not the file.
+    return _build_config(dataset, with_overrides, origin, f"--set {' '.join(overrides)}")
+
+
+def _builds(dataset, merged, origin):
+    try:
+        _build_config(dataset, merged, origin, origin)
+    except ParameterError:
+        return False
+    return True
+
+
+def _build_config(dataset, merged, origin, where):
     unknown = set(merged) - _ENTRY_KEYS
     if unknown:
         raise ParameterError(
@@ -142,15 +160,28 @@ def _read_entries(config_path):
         try:
             document = yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
-            raise ParameterError(f"{origin} is not valid YAML: {error}".replace("\n", " ")) from None
+            raise ParameterError(f"{origin}: {_yaml_problem(error)}") from None
         if not isinstance(document, Mapping) or not set(document) <= {"defaults", "datasets"}:
             raise ParameterError(f"{origin}: the top level must hold only 'defaults' and 'datasets' mappings")
         defaults = _deep_merge(defaults, document.get("defaults") or {})
         for name, entry in (document.get("datasets") or {}).items():
             if not isinstance(entry, Mapping):
                 raise ParameterError(f"{origin}: dataset {name!r} must be a mapping, got {entry!r}")
-            entries[str(name)] = (dict(entry), origin)
+            name = str(name)
+            if entry.get("extends") == name and name in entries:
+                # A user entry extending the packaged entry of its own name: merge the two now.
+                parent, _ = entries[name]
+                entry = _deep_merge(parent, {key: value for key, value in entry.items() if key != "extends"})
+            entries[name] = (dict(entry), origin)
     return entries, defaults
+
+
+def _yaml_problem(error):
+    """One line for a YAML syntax error: where it is and what the parser expected."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"not valid YAML at {where}{problem}; fix the file's syntax"
 
 
 def _resolve_entry(name, entries, seen=()):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from mclnn.config import available_datasets, load_config, settings_hash
@@ -118,11 +120,38 @@ def test_bad_deformers_are_named(tmp_path, deformers, message):
         load_config("mine", config_path=user)
 
 
-def test_bad_yaml_is_named(tmp_path):
+def test_bad_yaml_is_one_line_naming_file_and_place(tmp_path):
     user = tmp_path / "broken.yaml"
-    user.write_text("datasets: {toy: [unclosed\n")
-    with pytest.raises(ParameterError, match="broken.yaml is not valid YAML"):
-        load_config("toy", config_path=user)
+    user.write_text("datasets:\n  mine:\n    extends: toy\n    features: {n_mels: 40\n")
+    with pytest.raises(ParameterError) as raised:
+        load_config("mine", config_path=user)
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < 200
+    assert re.fullmatch(r".*broken\.yaml: not valid YAML at line \d+, column \d+: .+; fix the file's syntax", message)
+
+
+def test_set_errors_name_set_not_the_file():
+    with pytest.raises(ParameterError, match=r"^--set features.n_mels=many: features.n_mels must be an integer"):
+        load_config("esc10", overrides=["features.n_mels=many"])
+    with pytest.raises(ParameterError, match=r"^--set features.n_mel=40: features: unknown setting"):
+        load_config("esc10", overrides=["features.n_mel=40"])
+
+
+def test_file_errors_still_name_the_file_when_set_is_given(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text("datasets:\n  mine:\n    extends: toy\n    features: {n_mels: -1}\n")
+    with pytest.raises(ParameterError, match=r"mine.yaml: dataset 'mine': features"):
+        load_config("mine", config_path=user, overrides=["training.epochs=3"])
+
+
+def test_same_named_user_entry_extends_the_packaged_one(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text("datasets:\n  esc10:\n    extends: esc10\n    training: {epochs: 7}\n")
+    extended, packaged = load_config("esc10", config_path=user), load_config("esc10")
+    assert extended.training.epochs == 7
+    assert extended.features == packaged.features and extended.source == packaged.source
+    fast = load_config("esc10-fast", config_path=user)
+    assert fast.training.epochs == 40 and fast.features == packaged.features
 
 
 def test_extends_loop_is_named(tmp_path):
