@@ -17,7 +17,8 @@ from typing import Iterator
 
 from mclnn.errors import DatasetError
 
-__all__ = ["atomic_path", "atomic_write_text", "exclusive_lock", "file_fingerprint", "replace_directory"]
+__all__ = ["atomic_path", "atomic_write_text", "content_fingerprint", "exclusive_lock", "file_fingerprint",
+           "remove_leftovers", "replace_directory"]
 
 
 @contextlib.contextmanager
@@ -43,6 +44,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def remove_leftovers(path: str | Path) -> None:
+    """Remove the temporary files of :func:`atomic_path` beside ``path`` whose process is no longer running."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.stem}.*.partial{path.suffix}"):
+        pid = leftover.name[len(path.stem) + 2:].partition(".")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -114,3 +134,9 @@ def file_fingerprint(path: str | Path) -> str:
     """
     status = Path(path).stat()
     return hashlib.sha256(f"{status.st_size}\0{status.st_mtime_ns}".encode()).hexdigest()
+
+
+def content_fingerprint(path: str | Path) -> str:
+    """A SHA-256 of a file's bytes: equal for a copy, wherever and whenever it was made."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -7,14 +7,16 @@ status 1 here, and only here.
 from __future__ import annotations
 
 import logging
-import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from mclnn.config import available_datasets, load_config
 from mclnn.errors import MCLNNError
+from mclnn.folds.fold_files import check_trial, read_folds_manifest
+from mclnn.train.quiet_import import import_tensorflow
 
 __all__ = ["cli", "main"]
 
@@ -45,14 +47,29 @@ class _Group(click.Group):
             raise click.ClickException(str(error)) from None
 
 
+PLAIN_LINE_SECONDS = 30  # without a terminal, counts are printed at most this often
+
+
 class _ProgressBar:
-    """A progress callback ``(done, total)`` drawing a click bar with counts and ETA."""
+    """A progress callback ``(done, total)``: a click bar with counts and ETA on a terminal.
+
+    Without one (cron, a pipe, a log file) a bar shows only its label, so plain lines
+    with the counts are printed instead, at most every 30 s and at the end.
+    """
 
     def __init__(self, label):
         self._label = label
         self._bar = None
+        self._started = self._printed = None
 
     def __call__(self, done, total):
+        if not sys.stderr.isatty():
+            now = time.monotonic()
+            self._started = self._started or now
+            if done == total or self._printed is None or now - self._printed >= PLAIN_LINE_SECONDS:
+                click.echo(f"{self._label}: {done}/{total} ({now - self._started:.0f} s)", err=True)
+                self._printed = now
+            return
         if self._bar is None:
             self._bar = click.progressbar(length=total, label=self._label, show_pos=True, show_eta=True,
                                           file=sys.stderr)
@@ -67,12 +84,23 @@ class _ProgressBar:
             self._bar.__exit__(*exc_info)
 
 
+class _Messages(logging.Formatter):
+    """mclnn's info lines as they are (they say what a stage does and why); others with their level."""
+
+    def format(self, record):
+        message = super().format(record)
+        return message if record.levelno == logging.INFO else f"{record.levelname}: {message}"
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
 @click.version_option(package_name="mclnn")
 def cli(verbose):
     """Masked Conditional Neural Networks for sound classification, from audio to report."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Messages())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    logging.getLogger("mclnn").setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.captureWarnings(True)
 
 
@@ -99,6 +127,7 @@ def datasets(config_path):
 def transform(dataset, config_path, overrides, source, out_dir, jobs, force, skip_bad):
     """Extract features of DATASET's audio (and augmentations) into one ordered Dataset.hdf5."""
     from mclnn.preprocess import resolve_source, transform_dataset
+    from mclnn.preprocess.audio import FEW_OWN_SAMPLES
 
     config = load_config(dataset, config_path=config_path, overrides=overrides)
     out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
@@ -107,12 +136,15 @@ def transform(dataset, config_path, overrides, source, out_dir, jobs, force, ski
             config, source_dir=resolve_source(config, source), out_dir=out_dir, jobs=jobs,
             force=force, skip_bad=skip_bad, progress=progress,
         )
+    stretched = (f"; {len(result.stretched)} clip(s) padded or repeated from under {FEW_OWN_SAMPLES:.0%} of "
+                 "their kept length" if result.stretched else "")
     if result.up_to_date:
-        click.echo(f"{dataset}: {result.path} is up to date ({result.n_clips} clips)")
+        click.echo(f"{dataset}: {result.path} is up to date ({result.n_clips} clips{stretched})")
         return
     click.echo(
         f"{dataset}: wrote {result.path}: {result.n_clips} clips from {result.n_originals} originals"
         f"{f', {len(result.skipped)} bad clips skipped' if result.skipped else ''} in {result.seconds:.1f} s"
+        f"{stretched}"
     )
 
 
@@ -172,7 +204,10 @@ def folds(dataset, config_path, overrides, out_dir, k, seed, ignore_official_fol
 
 
 class _EpochBars:
-    """A progress callback drawing one bar per trial: epochs, loss, accuracies and ETA."""
+    """A progress callback drawing one bar per trial: epochs, loss, accuracies and ETA.
+
+    Without a terminal, one plain line per epoch instead.
+    """
 
     def __init__(self, dataset):
         self._dataset = dataset
@@ -180,6 +215,11 @@ class _EpochBars:
         self._trial = None
 
     def __call__(self, trial, epoch, epochs, logs):
+        shown = "  ".join([f"{key} {value:.4f}" for key, value in logs.items() if key != "seconds"]
+                          + [f"{logs['seconds']:.1f} s"] * ("seconds" in logs))
+        if not sys.stderr.isatty():
+            click.echo(f"{self._dataset} trial {trial}: epoch {epoch}/{epochs}  {shown}", err=True)
+            return
         if trial != self._trial:
             self.close()
             self._trial = trial
@@ -188,7 +228,6 @@ class _EpochBars:
                 file=sys.stderr, item_show_func=lambda text: text)
             self._bar.__enter__()
             self._bar.update(epoch - 1)
-        shown = "  ".join(f"{key} {value:.4f}" for key, value in logs.items())
         self._bar.update(epoch - self._bar.pos, current_item=shown)
 
     def close(self):
@@ -236,15 +275,18 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
     if old_trial is not None:
         click.echo("--fold is deprecated: it selects a trial, not the fold tested; use --trial", err=True)
         trial = trial or old_trial
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, not ours
-    from mclnn.train import cv_train
-
     flags = [f"training.epochs={epochs}"] * (epochs is not None) + [f"training.seed={seed}"] * (seed is not None)
     config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
+    out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
+    # Checked before TensorFlow takes seconds to load.
+    check_trial(read_folds_manifest(out_dir, config.name, k or config.folds.k), trial)
+    import_tensorflow()
+    from mclnn.train import cv_train
+
     if isinstance(seeds, int):
         seeds = list(range(config.training.seed, config.training.seed + seeds))
     with _EpochBars(dataset) as progress:
-        report = cv_train(config, out_dir=out_dir or DEFAULT_OUT_ROOT / dataset, k=k, trial=trial, seeds=seeds,
+        report = cv_train(config, out_dir=out_dir, k=k, trial=trial, seeds=seeds,
                           evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
                           hparams=hparams)
     if seeds is not None:
@@ -295,17 +337,19 @@ def _seeds(value):
 @click.option("--probabilities", is_flag=True, help="Also write every class's probability, one column each.")
 @click.option("--class-map", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the model's class index,name CSV here.")
-def predict(model_path, inputs, output, audio_dir, probabilities, class_map):
+@click.option("--skip-bad", is_flag=True,
+              help="Exit with status 0 when some clips cannot be predicted (they are still named and left out).")
+def predict(model_path, inputs, output, audio_dir, probabilities, class_map, skip_bad):
     """Predict the classes of new clips with trained models.
 
     MODEL is a model.keras written by cv-train, its trial folder, or a weights folder
     (every trial's model, averaged). CLIPS is a folder of audio files or a CSV whose
     fname column names them. Features are extracted with the settings the model was
     trained on. Each row holds the 3 most probable classes, best first (the Kaggle
-    DCASE 2018 Task 2 format). Clips that cannot be read are named and left out; the
-    exit status is then 1.
+    DCASE 2018 Task 2 format). Clips that cannot be read (or are silent or too short)
+    are named and left out; the exit status is then 1, unless --skip-bad is given.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow()
     from mclnn.train.predict import list_clips, load_trained_models, predict_clips, write_class_map, write_predictions
 
     models = load_trained_models(model_path)
@@ -320,7 +364,7 @@ def predict(model_path, inputs, output, audio_dir, probabilities, class_map):
     if class_map is not None:
         write_class_map(predictions.class_names, class_map)
         click.echo(f"{class_map} written")
-    if predictions.failures:
+    if predictions.failures and not (skip_bad and predictions.names):
         raise click.ClickException(f"{len(predictions.failures)} of {len(clips)} clips could not be predicted "
                                    "(named above)" + ("; the others are in " + str(output) if predictions.names else ""))
 

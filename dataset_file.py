@@ -12,6 +12,8 @@ Layout (format ``mclnn-dataset``, version 1)::
                                   and its augmented variants share one group)
     /clips/variant       int32    0 for an original, 1.. for its augmented variants
     /clips/deformation   str      the deformation applied ('' for originals)
+    /source_files        str      per source file: relative path, size and modification
+                                  time, tab-separated (what changed, when a rerun rebuilds)
 
 Root attributes record the dataset name, class names, feature and augmentation
 settings (JSON), the config hash, the source fingerprint, library versions and any
@@ -92,10 +94,11 @@ class DatasetWriter:
         """Close the unfinished file; the caller discards it."""
         self._file.close()
 
-    def close(self, attrs: Mapping[str, Any]) -> None:
-        """Write offsets, clip metadata and root attributes, and close the file."""
+    def close(self, attrs: Mapping[str, Any], *, source_files: Sequence[str] = ()) -> None:
+        """Write offsets, clip metadata, ``source_files`` and root attributes, and close the file."""
         self._flush()
         self._file.create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))
+        self._file.create_dataset("source_files", data=list(source_files), dtype=h5py.string_dtype())
         clips = self._file.create_group("clips")
         for name, dtype in _CLIP_FIELDS.items():
             if dtype is str:
@@ -139,7 +142,8 @@ class Dataset:
     ):
         self.path = Path(path)
         if not self.path.is_file():
-            raise DatasetError(f"{self.path}: no such dataset file; run `mclnn transform` first")
+            raise DatasetError(f"{self.path}: no such dataset file; run `mclnn transform` with "
+                               f"--out {self.path.parent} first")
         try:
             self._file = h5py.File(self.path, "r")
         except OSError as error:

@@ -22,7 +22,9 @@ import functools
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mclnn.train.quiet_import import import_tensorflow  # noqa: E402
+
+import_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -15,7 +15,9 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mclnn.train.quiet_import import import_tensorflow  # noqa: E402
+
+import_tensorflow()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -25,6 +27,7 @@ from mclnn.dataset_file import load_dataset  # noqa: E402
 from mclnn.folds import read_folds_manifest  # noqa: E402
 from mclnn.train.batch_augmentation import BatchAugmentation  # noqa: E402
 from mclnn.train.evaluation import evaluate_model  # noqa: E402
+from mclnn.train.scorer import Scorer  # noqa: E402
 from mclnn.train.model_kinds import model_kind  # noqa: E402
 from mclnn.train.trainer import train_trial  # noqa: E402
 from mclnn.train.trial_clips import TrialClips  # noqa: E402
@@ -62,13 +65,13 @@ def main():
             started = time.perf_counter()
             state = train_trial(kind, config.training, trial=entry["trial"], n_features=dataset.n_features,
                                 augmentation=augmentation, train_clips=clips.clips("train"),
-                                validation_clips=validation, paths=paths, run_hash="probe",
+                                validation_clips=validation, paths=paths, run_hash="probe", model_hash="probe",
                                 progress=lambda trial, epoch, epochs, logs: print(
                                     f"  trial {trial} epoch {epoch}/{epochs}: val_accuracy {logs['val_accuracy']:.4f}"
                                     f" accuracy {logs['accuracy']:.4f} lr {logs.get('learning_rate', 0):.2e}",
                                     flush=True))
             kept = keras.models.load_model(paths.model)
-            clip_accuracy = evaluate_model(kept, kind, validation, filenames=dataset.filenames,
+            clip_accuracy = evaluate_model(kept, Scorer(kind), validation, filenames=dataset.filenames,
                                            n_classes=n_classes)["scores"]["mean_probability_accuracy"]
             accuracies = state.history["val_accuracy"]
             rows.append((entry["trial"], entry["validation_fold"], max(accuracies), int(np.argmax(accuracies)) + 1,

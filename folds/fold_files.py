@@ -23,8 +23,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mclnn.atomic import content_fingerprint, file_fingerprint
 from mclnn.dataset_file import Dataset
-from mclnn.errors import DatasetError
+from mclnn.errors import DatasetError, ParameterError
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "folds_manifest_path", "read_folds_manifest",
            "read_manifest", "read_trial_indices", "read_trial_statistics", "write_trial_indices",
@@ -55,10 +56,35 @@ def read_folds_manifest(out_dir: str | Path, dataset: str, k: int) -> dict:
     path = folds_manifest_path(out_dir, dataset, k)
     manifest = read_manifest(path)
     if manifest is None:
-        raise DatasetError(f"{path}: no folds for {dataset} with k={k}; run `mclnn folds {dataset} --k {k}` first")
+        raise DatasetError(f"{path}: no folds for {dataset} with k={k}; run `mclnn folds {dataset} --k {k} "
+                           f"--out {out_dir}` first")
     if manifest.get("format_version") != MANIFEST_VERSION:
-        raise DatasetError(f"{path}: written by another mclnn version; rerun `mclnn folds {dataset} --k {k}`")
+        raise DatasetError(f"{path}: written by another mclnn version; rerun `mclnn folds {dataset} --k {k} "
+                           f"--out {out_dir}`")
     return manifest
+
+
+def dataset_identity(path: str | Path) -> dict:
+    """What a folds manifest records of its Dataset.hdf5: a size-and-time fingerprint and the content's SHA-256."""
+    return {"dataset_fingerprint": file_fingerprint(path), "dataset_sha256": content_fingerprint(path)}
+
+
+def dataset_unchanged(manifest: dict, path: str | Path) -> bool:
+    """Whether ``path`` holds the Dataset.hdf5 the folds were made from: untouched since, or a copy of it.
+
+    The size and modification time settle the common case at once; a file copied
+    without its times (``cp -r``, ``rsync`` without ``-t``) is then compared by content.
+    """
+    if file_fingerprint(path) == manifest.get("dataset_fingerprint"):
+        return True
+    return "dataset_sha256" in manifest and content_fingerprint(path) == manifest["dataset_sha256"]
+
+
+def check_trial(manifest: dict, trial: int | None) -> None:
+    """Raise :class:`ParameterError` when ``trial`` is given and is not one of the manifest's trials."""
+    numbers = [entry["trial"] for entry in manifest["trials"]]
+    if trial is not None and trial not in numbers:
+        raise ParameterError(f"--trial {trial} is out of range: the folds have trials {numbers[0]}..{numbers[-1]}")
 
 
 def read_manifest(path: str | Path) -> dict | None:
@@ -68,8 +94,6 @@ def read_manifest(path: str | Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return manifest if manifest.get("format") == MANIFEST_FORMAT else None
-
-
 
 
 def write_trial_indices(path: str | Path, indices: np.ndarray, labels: np.ndarray) -> None:
@@ -96,11 +120,12 @@ def read_trial_indices(path: str | Path, dataset: Dataset) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: fold index file missing; rerun `mclnn folds`")
+        raise DatasetError(f"{path}: fold index file missing; rerun `mclnn folds` with --out {path.parent.parent}")
     with h5py.File(path, "r") as handle:
         indices, labels = handle["index"][()], handle["label"][()]
     if len(indices) and (indices.max() >= len(dataset) or not np.array_equal(dataset.labels[indices], labels)):
-        raise DatasetError(f"{path}: its indices and labels do not match {dataset.path}; rerun `mclnn folds`")
+        raise DatasetError(f"{path}: its indices and labels do not match {dataset.path}; rerun `mclnn folds` "
+                           f"with --out {path.parent.parent}")
     return indices
 
 
@@ -114,10 +139,11 @@ def read_trial_statistics(path: str | Path, n_features: int) -> tuple[np.ndarray
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: standardization file missing; rerun `mclnn folds`")
+        raise DatasetError(f"{path}: standardization file missing; rerun `mclnn folds` with "
+                           f"--out {path.parent.parent}")
     with h5py.File(path, "r") as handle:
         mean_vector, std_vector = handle["mean_vector"][()], handle["std_vector"][()]
     if mean_vector.shape != (n_features,) or std_vector.shape != (n_features,):
         raise DatasetError(f"{path}: statistics of {mean_vector.shape[0]} features, the dataset has {n_features}; "
-                           "rerun `mclnn folds`")
+                           f"rerun `mclnn folds` with --out {path.parent.parent}")
     return mean_vector, std_vector

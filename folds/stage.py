@@ -19,13 +19,15 @@ import h5py
 import numpy as np
 
 import mclnn
-from mclnn.dataset_file import Dataset, load_dataset
-from mclnn.atomic import atomic_write_text, exclusive_lock, file_fingerprint, replace_directory
+from mclnn.atomic import atomic_write_text, exclusive_lock, replace_directory
 from mclnn.config import DatasetConfig, settings_hash
+from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.folds.fold_files import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
+    dataset_identity,
     dataset_tag,
+    dataset_unchanged,
     folds_manifest_path,
     read_manifest,
     write_trial_indices,
@@ -111,12 +113,9 @@ def make_folds(
     reference_layout = dict(reference_layout or {})
     manifest_path = folds_manifest_path(out_dir, config.name, k)
     with load_dataset(dataset_file, **reference_layout) as dataset:
-        inputs = {
-            "dataset_fingerprint": file_fingerprint(dataset_file),
-            "settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout, MANIFEST_VERSION),
-        }
+        inputs = {"settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout, MANIFEST_VERSION)}
         existing = read_manifest(manifest_path)
-        if not force and existing is not None and _is_current(existing, inputs, out_dir):
+        if not force and existing is not None and _is_current(existing, inputs, dataset_file, out_dir):
             return FoldsResult(existing, manifest_path, up_to_date=True, seconds=time.perf_counter() - started)
         uses_official = not ignore_official_folds and bool(np.all(dataset.folds > 0))
         folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed, class_names=dataset.class_names,
@@ -137,6 +136,7 @@ def make_folds(
             "official_folds": uses_official,
             "class_names": dataset.class_names,
             **inputs,
+            **dataset_identity(dataset_file),
             "fold_class_counts": _fold_class_counts(folds, dataset, k),
             "trials": [],
             "versions": {"mclnn": mclnn.__version__, "numpy": np.__version__, "h5py": h5py.__version__},
@@ -203,9 +203,16 @@ def _fold_class_counts(folds, dataset, k):
             for label, name in enumerate(dataset.class_names)}
 
 
-def _is_current(manifest, inputs, out_dir):
+def _is_current(manifest, inputs, dataset_file, out_dir):
+    """Whether the folds on disk are up to date; when not, say why."""
     if any(manifest.get(key) != value for key, value in inputs.items()):
-        logger.info("folds are stale: Dataset.hdf5 or the fold settings changed")
+        logger.warning("remaking the folds: the fold settings (k, seed or official folds) changed")
         return False
-    files = [out_dir / name for trial in manifest["trials"] for name in trial["files"].values()]
-    return all(path.is_file() for path in files)
+    if not dataset_unchanged(manifest, dataset_file):
+        logger.warning("remaking the folds: %s changed since they were made", dataset_file)
+        return False
+    missing = [out_dir / name for trial in manifest["trials"] for name in trial["files"].values()
+               if not (out_dir / name).is_file()]
+    if missing:
+        logger.warning("remaking the folds: %s is missing", missing[0])
+    return not missing

@@ -11,10 +11,12 @@ import soxr
 
 from mclnn.errors import DatasetError
 
-__all__ = ["check_signal", "fit_length", "load_audio"]
+__all__ = ["FEW_OWN_SAMPLES", "check_signal", "fit_length", "load_audio", "own_audio_fraction"]
 
 # A clip whose peak is below this (-120 dBFS) carries no usable signal.
 SILENCE_PEAK = 1e-6
+# A clip whose own audio fills less than this fraction of its kept length is mostly padding or repeats.
+FEW_OWN_SAMPLES = 0.1
 
 
 def load_audio(path: str | Path, *, sr: int) -> np.ndarray:
@@ -81,7 +83,7 @@ def fit_length(
     if n_samples is None:
         return y
     if trim_and_repeat:
-        y, _ = librosa.effects.trim(y, top_db=trim_top_db)
+        y = _own_audio(y, trim_and_repeat=True, trim_top_db=trim_top_db)
         if len(y) < n_samples:
             y = np.tile(y, -(-n_samples // len(y)))
     if len(y) > n_samples:
@@ -90,15 +92,33 @@ def fit_length(
     return np.pad(y, (0, n_samples - len(y)))
 
 
-def check_signal(y: np.ndarray, *, frame_length: int) -> None:
-    """Raise DatasetError for a silent clip or one shorter than one analysis frame."""
+def own_audio_fraction(y: np.ndarray, *, n_samples: int | None, trim_and_repeat: bool = False,
+                       trim_top_db: float = 60.0) -> float:
+    """How much of the kept ``n_samples`` the clip's own audio fills (at most 1), as :func:`fit_length` keeps it.
+
+    The rest is zero padding or, with ``trim_and_repeat``, repeats of the trimmed clip.
+    """
+    if n_samples is None:
+        return 1.0
+    return min(1.0, len(_own_audio(y, trim_and_repeat=trim_and_repeat, trim_top_db=trim_top_db)) / n_samples)
+
+
+def _own_audio(y, *, trim_and_repeat, trim_top_db):
+    return librosa.effects.trim(y, top_db=trim_top_db)[0] if trim_and_repeat else y
+
+
+def check_signal(y: np.ndarray, *, frame_length: int, part: str = "clip") -> None:
+    """Raise DatasetError for a silent clip or one shorter than one analysis frame.
+
+    ``part`` names what ``y`` is in the message, e.g. the part of a clip the features keep.
+    """
     if len(y) < frame_length:
         raise DatasetError(
-            f"clip has {len(y)} samples, shorter than one analysis frame of {frame_length} samples; "
+            f"{part} has {len(y)} samples, shorter than one analysis frame of {frame_length} samples; "
             "remove it or use --skip-bad"
         )
     peak = float(np.max(np.abs(y)))
     if not np.isfinite(peak):
-        raise DatasetError("clip holds NaN or infinite samples; the file is corrupt")
+        raise DatasetError(f"{part} holds NaN or infinite samples; the file is corrupt")
     if peak < SILENCE_PEAK:
-        raise DatasetError(f"clip is silent (peak {peak:.1e}); remove it or use --skip-bad")
+        raise DatasetError(f"{part} is silent (peak {peak:.1e}); remove it or use --skip-bad")

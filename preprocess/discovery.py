@@ -15,7 +15,7 @@ from pathlib import Path
 from mclnn.config import SourceSettings
 from mclnn.errors import DatasetError
 
-__all__ = ["ClipSource", "discover_clips", "source_fingerprint"]
+__all__ = ["ClipSource", "changed_sources", "discover_clips", "source_fingerprint", "source_stats"]
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,30 @@ def source_fingerprint(clips: list[ClipSource], *, extra_files: tuple[Path, ...]
     Changes whenever a source file is added, removed, replaced or touched, without
     reading any audio.
     """
-    digest = hashlib.sha256()
+    return hashlib.sha256("".join(f"{line}\n" for line in source_stats(clips, extra_files=extra_files)).encode()
+                          ).hexdigest()
+
+
+def source_stats(clips: list[ClipSource], *, extra_files: tuple[Path, ...] = ()) -> list[str]:
+    """One ``name<TAB>size<TAB>modification time`` line per source file: what :func:`source_fingerprint` hashes."""
+    lines = []
     for path, name in [(clip.path, clip.relative_path) for clip in clips] + [(p, str(p)) for p in extra_files]:
         status = path.stat()
-        digest.update(f"{name}\0{status.st_size}\0{status.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+        lines.append(f"{name}\t{status.st_size}\t{status.st_mtime_ns}")
+    return lines
+
+
+def changed_sources(before: list[str], after: list[str]) -> str | None:
+    """Which source files differ between two :func:`source_stats` listings, in words; None when none do."""
+    old, new = ({name: (size, time) for name, size, time in (line.rsplit("\t", 2) for line in lines)}
+                for lines in (before, after))
+    parts = []
+    for what, names in (("added", [name for name in new if name not in old]),
+                        ("removed", [name for name in old if name not in new]),
+                        ("replaced or touched", [name for name in new if name in old and old[name] != new[name]])):
+        if names:
+            parts.append(f"{len(names)} {what} (e.g. {names[0]})")
+    return ", ".join(parts) or None
 
 
 def _from_folders(source, root):

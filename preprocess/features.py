@@ -37,9 +37,12 @@ def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     DatasetError
         A silent or corrupt clip, or one shorter than an analysis window.
     """
+    check_signal(y, frame_length=settings.frame_length)
     fitted = fit_length(y, n_samples=settings.clip_samples, position=settings.clip_position,
                         trim_and_repeat=settings.trim_and_repeat, trim_top_db=settings.trim_top_db)
-    check_signal(fitted, frame_length=settings.frame_length)
+    if settings.clip_samples is not None:
+        check_signal(fitted, frame_length=settings.frame_length,
+                     part=f"the {settings.clip_seconds:g} s kept from the {settings.clip_position} of the clip")
     if settings.preset == "logmel-dcase2018":
         return dcase2018_log_mel(fitted, settings=settings)
     return log_mel_features(fitted, settings=settings)

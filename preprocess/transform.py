@@ -20,13 +20,14 @@ import soundfile
 from threadpoolctl import threadpool_limits
 
 import mclnn
-from mclnn.atomic import atomic_path, exclusive_lock
+from mclnn.atomic import atomic_path, exclusive_lock, remove_leftovers
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
-from mclnn.preprocess.audio import check_signal, load_audio
+from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction
 from mclnn.preprocess.augmentation import check_programs, deform
 from mclnn.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
-from mclnn.preprocess.discovery import ClipSource, discover_clips, source_fingerprint
+from mclnn.preprocess.discovery import (ClipSource, changed_sources, discover_clips, source_fingerprint,
+                                       source_stats)
 from mclnn.preprocess.features import clip_features
 from mclnn.preprocess.toy import ensure_toy_audio
 
@@ -51,6 +52,10 @@ class TransformResult:
         Original clips stored.
     skipped : tuple of (str, str)
         ``(file, reason)`` of every clip left out with ``skip_bad``.
+    stretched : tuple of (str, float)
+        ``(file, fraction)`` of every clip whose own audio fills less than
+        :data:`~mclnn.preprocess.audio.FEW_OWN_SAMPLES` of its kept length (the rest is
+        padding or repeats).
     up_to_date : bool
         True when nothing had to be done.
     seconds : float
@@ -61,6 +66,7 @@ class TransformResult:
     n_clips: int
     n_originals: int
     skipped: tuple[tuple[str, str], ...]
+    stretched: tuple[tuple[str, float], ...]
     up_to_date: bool
     seconds: float
 
@@ -144,15 +150,20 @@ def transform_dataset(
     started = time.perf_counter()
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     output = dataset_path(out_dir)
+    remove_leftovers(output)  # of killed runs, even when nothing is rebuilt
     clips = discover_clips(config.source, root=source_dir)
     extra_files = (source_dir / config.source.csv,) if config.source.layout == "csv" else ()
+    sources = source_stats(clips, extra_files=extra_files)
     recorded = {
         "config_hash": _config_hash(config),
         "source_fingerprint": source_fingerprint(clips, extra_files=extra_files),
     }
-    if not force and _recorded_attrs(output, recorded) == recorded:
-        logger.info("%s is up to date", output)
-        return _result(output, up_to_date=True, started=started)
+    if not force and output.exists():
+        reason = _rebuild_reason(output, config, recorded, sources)
+        if reason is None:
+            logger.info("%s is up to date", output)
+            return _result(output, up_to_date=True, started=started)
+        logger.info("rebuilding %s: %s", output, reason)
     check_programs(config.augmentation)
     ordering = storage_ordering_path(out_dir, config.name)
     with exclusive_lock(output), exclusive_lock(ordering), atomic_path(output) as partial_output, \
@@ -161,13 +172,15 @@ def transform_dataset(
         skipped = _write_dataset(
             config, clips, class_names, partial_output, partial_ordering,
             jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
+            sources=sources,
         )
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
     return _result(output, up_to_date=False, started=started)
 
 
-def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded):
+def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,
+                   sources):
     features = config.features
     chunk_frames = features.n_frames
     writer = DatasetWriter(path, n_features=features.n_features, chunk_frames=chunk_frames)
@@ -180,7 +193,7 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
         for index, clip in enumerate(clips)
     )
     label_of = {name: label for label, name in enumerate(class_names)}
-    group_index, skipped, ordering = {}, [], []
+    group_index, skipped, stretched, ordering = {}, [], [], []
     try:
         with threadpool_limits(1):
             results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator")(tasks)
@@ -189,6 +202,12 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
                     logger.warning("skipped %s: %s", clip.relative_path, result)
                     skipped.append((clip.relative_path, result))
                 else:
+                    result, fraction = result
+                    if fraction < FEW_OWN_SAMPLES:
+                        logger.warning("%s has %.2f s of its own audio for the %g s kept; the rest is padding or "
+                                       "repeats", clip.relative_path, fraction * features.clip_seconds,
+                                       features.clip_seconds)
+                        stretched.append((clip.relative_path, round(fraction, 4)))
                     group = group_index.setdefault(clip.group_key, len(ordering))
                     for variant, (clip_features, deformation) in enumerate(result):
                         writer.append(
@@ -210,15 +229,17 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
         "augmentation": json.dumps(dataclasses.asdict(config.augmentation)),
         "n_originals": len(clips) - len(skipped),
         "skipped": json.dumps([{"file": name, "reason": reason} for name, reason in skipped]),
+        "stretched": json.dumps([{"file": name, "fraction": fraction} for name, fraction in stretched]),
         "versions": json.dumps(_versions(augmenting)),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    })
+    }, source_files=sources)
     ordering_path.write_text("".join(f"{name}\n" for name in ordering))
     return skipped
 
 
 def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, skip_bad: bool):
-    """Features of one original clip and its variants, or the reason it was skipped."""
+    """Features of one original clip and its variants and the fraction of the kept length its own audio fills,
+    or the reason it was skipped."""
     features = config.features
     try:
         y = load_audio(clip.path, sr=features.sample_rate)
@@ -227,7 +248,9 @@ def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, s
         if config.augmentation.deformers:
             variants += list(deform(y, sr=features.sample_rate, settings=config.augmentation,
                                     seed=_clip_seed(config.augmentation.seed, clip_index)))
-        return [(clip_features(audio, settings=features), deformation) for audio, deformation in variants]
+        fraction = own_audio_fraction(y, n_samples=features.clip_samples, trim_and_repeat=features.trim_and_repeat,
+                                      trim_top_db=features.trim_top_db)
+        return [(clip_features(audio, settings=features), deformation) for audio, deformation in variants], fraction
     except ParameterError:
         raise
     except (MCLNNError, RuntimeError, ValueError, OSError) as error:
@@ -245,21 +268,39 @@ def _config_hash(config):
     return settings_hash(config.features, config.augmentation, source, FORMAT_VERSION, librosa.__version__)
 
 
-def _recorded_attrs(path, keys):
+def _rebuild_reason(path, config, recorded, sources):
+    """Why the Dataset.hdf5 at ``path`` must be rebuilt, in words; None when it is up to date."""
     try:
         with h5py.File(path, "r") as existing:
-            return {key: existing.attrs.get(key) for key in keys}
+            attrs = {key: existing.attrs.get(key) for key in ("config_hash", "source_fingerprint", "feature_settings",
+                                                              "augmentation")}
+            before = [line.decode() for line in existing["source_files"][()]] if "source_files" in existing else None
     except OSError:
-        return None
+        return "it cannot be read"
+    if attrs["config_hash"] != recorded["config_hash"]:
+        features = json.loads(attrs["feature_settings"] or "{}")
+        changed = [f"features.{name} {features.get(name)!r} -> {value!r}"
+                   for name, value in dataclasses.asdict(config.features).items() if features.get(name) != value]
+        if changed:
+            return "its settings changed: " + ", ".join(changed)
+        if json.loads(attrs["augmentation"] or "{}") != json.loads(json.dumps(dataclasses.asdict(config.augmentation))):
+            return "the augmentation settings changed"
+        return "the source settings, the file format or librosa's version changed"
+    if attrs["source_fingerprint"] != recorded["source_fingerprint"]:
+        changed = changed_sources(before, sources) if before is not None else None
+        return f"source files changed: {changed}" if changed else "source files changed"
+    return None
 
 
 def _result(path, *, up_to_date, started):
     with load_dataset(path) as dataset:
         skipped = tuple((item["file"], item["reason"]) for item in dataset.attrs["skipped"])
+        stretched = tuple((item["file"], item["fraction"]) for item in dataset.attrs.get("stretched", []))
         if up_to_date and skipped:
             logger.warning("%s leaves out %d bad clip(s), e.g. %s", path, len(skipped), skipped[0][0])
         return TransformResult(
             path=path, n_clips=len(dataset), n_originals=int(dataset.attrs["n_originals"]), skipped=skipped,
+            stretched=stretched,
             up_to_date=up_to_date, seconds=time.perf_counter() - started,
         )
 

@@ -1,4 +1,8 @@
 import csv
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -79,7 +83,7 @@ def test_folds_without_dataset_file_is_one_line(run, tmp_path):
     result = run("folds", "toy", "--out", tmp_path / "empty")
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {tmp_path / 'empty' / 'Dataset.hdf5'}: no such dataset file; " \
-                                    "run `mclnn transform` first"
+                                    f"run `mclnn transform` with --out {tmp_path / 'empty'} first"
 
 
 def test_cv_train_one_trial_through_the_cli(run, tmp_path):
@@ -97,11 +101,26 @@ def test_cv_train_one_trial_through_the_cli(run, tmp_path):
     assert "toy trial 2 (tests fold 4): clip accuracy" in again.output
 
 
-def test_cv_train_without_folds_is_one_line(run, tmp_path):
+def _tensorflow_is_not_loaded():
+    raise AssertionError("TensorFlow was loaded before the arguments were checked")
+
+
+def test_cv_train_without_folds_is_one_line_before_tensorflow_loads(run, tmp_path, monkeypatch):
+    monkeypatch.setattr("mclnn.cli.import_tensorflow", _tensorflow_is_not_loaded)
     result = run("cv-train", "toy", "--out", tmp_path / "nothing")
     assert result.exit_code == 1
     assert result.output.strip() == (f"Error: {tmp_path / 'nothing' / 'TOY_folds_4_manifest.json'}: no folds for toy "
-                                     "with k=4; run `mclnn folds toy --k 4` first")
+                                     f"with k=4; run `mclnn folds toy --k 4 --out {tmp_path / 'nothing'}` first")
+
+
+def test_cv_train_trial_out_of_range_before_tensorflow_loads(run, tmp_path, monkeypatch):
+    out = tmp_path / "toy"
+    assert run("transform", "toy", "--out", out, *TINY).exit_code == 0
+    assert run("folds", "toy", "--out", out, *TINY).exit_code == 0
+    monkeypatch.setattr("mclnn.cli.import_tensorflow", _tensorflow_is_not_loaded)
+    result = run("cv-train", "toy", "--out", out, "--trial", 9, *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: --trial 9 is out of range: the folds have trials 1..4"
 
 
 def test_predict_writes_top3_rows_and_names_unreadable_clips(run, tmp_path):
@@ -131,6 +150,9 @@ def test_predict_writes_top3_rows_and_names_unreadable_clips(run, tmp_path):
         probabilities = [float(row[label]) for label in labels]
         assert sum(probabilities) == pytest.approx(1, abs=1e-4)
         assert top3[0] == labels[max(range(5), key=lambda c: probabilities[c])]
+    skipping = run("predict", out / "TOY_folds_4_weights", clips, "-o", output, "--skip-bad")
+    assert skipping.exit_code == 0 and "skipped broken.wav: " in skipping.output
+    assert "5 clips predicted with 1 model(s)" in skipping.output
 
 
 def test_predict_reads_a_csv_of_file_names(run, tmp_path):
@@ -164,3 +186,26 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     assert binary.exit_code == 1
     assert binary.output.strip() == (f"Error: {listing}: not a text CSV file (not UTF-8); "
                                      "give a CSV with an fname column")
+
+
+def test_without_a_terminal_each_epoch_is_a_line_and_a_rerun_says_what_it_skips(tmp_path):
+    """As under cron: stderr is a pipe. TensorFlow's start-up lines and retracing warnings stay out."""
+    out = tmp_path / "toy"
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+
+    def mclnn(*args):
+        return subprocess.run([sys.executable, "-m", "mclnn.cli", *map(str, args), "--out", out, *TINY],
+                              capture_output=True, text=True, env=environment, stdin=subprocess.DEVNULL, check=True)
+
+    transform = mclnn("transform", "toy")
+    assert re.search(r"^toy: clips: 40/40 \(\d+ s\)$", transform.stderr, re.MULTILINE), transform.stderr
+    mclnn("folds", "toy", "--k", 3)
+    trained = mclnn("cv-train", "toy", "--k", 3, "--trial", 1, "--epochs", 2)
+    lines = trained.stderr.splitlines()
+    for epoch in (1, 2):
+        line = next(line for line in lines if line.startswith(f"toy trial 1: epoch {epoch}/2  "))
+        assert re.fullmatch(r"toy trial 1: epoch \d/2  (\w+ \d+\.\d{4}  )+\d+\.\d s", line), line
+        assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(line.split())
+    assert not [line for line in lines if "absl" in line or "oneDNN" in line or "retracing" in line], lines
+    again = mclnn("cv-train", "toy", "--k", 3, "--trial", 1, "--epochs", 2)
+    assert "trial 1 is finished; skipping it" in again.stderr.splitlines()

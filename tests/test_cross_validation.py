@@ -1,10 +1,13 @@
 import json
+import logging
 import os
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 
+import mclnn
 from mclnn.config import load_config
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds import make_folds
@@ -31,17 +34,11 @@ def toy_folds(tmp_path_factory):
 
 @pytest.fixture
 def out(toy_folds, tmp_path):
-    """A private copy of the toy outputs, so each test trains from scratch."""
-    copy = tmp_path / "out"
-    copy.mkdir()
-    for path in toy_folds.rglob("*"):
-        target = copy / path.relative_to(toy_folds)
-        if path.is_dir():
-            target.mkdir(exist_ok=True)
-        else:
-            target.write_bytes(path.read_bytes())
-            os.utime(target, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns))
-    return copy
+    """A private copy of the toy outputs, so each test trains from scratch.
+
+    Copied as `cp -r` copies, with new modification times: a copied folder is up to date.
+    """
+    return shutil.copytree(toy_folds, tmp_path / "out", copy_function=shutil.copyfile)
 
 
 @pytest.mark.parametrize("mode", ["segment", "clip"])
@@ -63,6 +60,16 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     assert not (folder / "trial_01" / "checkpoint.keras").exists()
     markdown = (folder / "report.md").read_text()
     assert "| **pooled** |" in markdown and "| tone |" in markdown
+    accuracies = [trial["scores"]["mean_probability_accuracy"] for trial in report["trials"]]
+    assert report["over_trials"]["mean_probability_accuracy"] == {"mean": pytest.approx(np.mean(accuracies)),
+                                                                  "std": pytest.approx(np.std(accuracies, ddof=1))}
+    assert "| mean ± sd over trials | | | | " in markdown
+    assert f"Seed 0; mclnn {mclnn.__version__}; written 20" in markdown
+    assert "Model settings: hidden=[40], order=[2]" in markdown and f"mode={mode}" in markdown
+    # A report of fewer trials removes the pictures of the others.
+    shutil.rmtree(folder / "trial_02")
+    cv_train(config, out_dir=out, trial=1, evaluate_only=True)
+    assert (folder / "trial_01_curves.png").is_file() and not (folder / "trial_02_curves.png").exists()
     history = json.loads((folder / "trial_01" / "history.json").read_text())
     assert len(history["val_accuracy"]) == report["trials"][0]["epochs_run"] == 6
     assert report["trials"][0]["training_mode"] == mode
@@ -96,15 +103,21 @@ def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
 
     evaluated = cv_train(config, out_dir=out, trial=1, evaluate_only=True)
     assert evaluated["pooled"]["mean_probability_accuracy"] == first_scores["mean_probability_accuracy"]
-    with pytest.raises(ParameterError, match="trial 1's model was trained with other model or training settings"):
-        cv_train(toy_config("training.epochs=7"), out_dir=out, trial=1, evaluate_only=True)
+    # Evaluation does not depend on settings that only affect training, nor on trials never trained.
+    other_training = cv_train(toy_config("training.epochs=7", "training.learning_rate=0.5"), out_dir=out,
+                              evaluate_only=True)
+    assert other_training["trials_finished"] == [1] and other_training["pooled"] == first_scores
+    with pytest.raises(ParameterError, match="trial 1's model was trained with other model settings"):
+        cv_train(toy_config("training.step=3"), out_dir=out, trial=1, evaluate_only=True)
 
 
-def test_changed_settings_retrain(out):
+def test_changed_settings_retrain_and_say_which(out, caplog):
     cv_train(toy_config(), out_dir=out, trial=1)
     seen = []
-    cv_train(toy_config("training.epochs=2"), out_dir=out, trial=1, progress=lambda *args: seen.append(args[1]))
+    with caplog.at_level(logging.INFO, logger="mclnn"):
+        cv_train(toy_config("training.epochs=2"), out_dir=out, trial=1, progress=lambda *args: seen.append(args[1]))
     assert seen == [1, 2]
+    assert "trial 1: training anew, as training.epochs 6 -> 2" in caplog.text
 
 
 def test_early_stopping_keeps_the_best_epoch(out):
@@ -129,7 +142,7 @@ def test_seeds_make_runs_repeatable(out, tmp_path):
 
 
 def test_bad_inputs_are_named(out, tmp_path):
-    with pytest.raises(DatasetError, match=r"no folds for toy with k=5; run `mclnn folds toy --k 5` first"):
+    with pytest.raises(DatasetError, match=r"no folds for toy with k=5; run `mclnn folds toy --k 5 --out .*` first"):
         cv_train(toy_config(), out_dir=out, k=5)
     with pytest.raises(ParameterError, match=r"--trial 9 is out of range: the folds have trials 1..4"):
         cv_train(toy_config(), out_dir=out, trial=9)
@@ -141,8 +154,10 @@ def test_bad_inputs_are_named(out, tmp_path):
     statistics.unlink()
     with pytest.raises(DatasetError, match=r"Fold_02of04_TOY_seed0_TrainParameters.hdf5: standardization file missing"):
         cv_train(toy_config(), out_dir=out, trial=2)
-    os.utime(dataset_path(out))
-    with pytest.raises(DatasetError, match=r"Dataset.hdf5 changed after the folds were made; rerun `mclnn folds toy`"):
+    with h5py.File(dataset_path(out), "a") as handle:
+        handle.attrs["edited"] = "by hand"
+    with pytest.raises(DatasetError, match=r"Dataset.hdf5 changed after the folds were made; "
+                                           r"rerun `mclnn folds toy --k 4 --out .*`"):
         cv_train(toy_config(), out_dir=out, trial=1)
     assert not (out / "TOY_folds_4_weights" / "report.json").exists()
 
@@ -204,7 +219,7 @@ def test_keep_last_keeps_the_last_epoch(out):
         state = train_trial(kind, config.training, trial=1, n_features=dataset.n_features,
                             augmentation=BatchAugmentation(config.training, n_classes=5, feature_blocks=2),
                             train_clips=clips.clips("train"), validation_clips=clips.clips("validation"),
-                            paths=paths, run_hash="h")
+                            paths=paths, run_hash="h", model_hash="m")
     assert state.epoch == 4
     kept, last = keras.models.load_model(paths.model), keras.models.load_model(paths.checkpoint)
     for kept_weights, last_weights in zip(kept.get_weights(), kind.training_mode.kept(last, kind).get_weights()):

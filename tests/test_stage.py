@@ -1,4 +1,6 @@
 import json
+import logging
+import shutil
 
 import h5py
 import numpy as np
@@ -147,3 +149,14 @@ def test_esc10_trial_sets(tmp_path):
         assert prefixes(0, "train") == {"3", "4", "5"}
         assert prefixes(1, "test") == {"5"} and prefixes(1, "validation") == {"1"}
     assert manifest["trials"][1]["files"]["test"] == "ESC10_folds_5_index/Fold_02of05_ESC10_seedNoSeed_Test.hdf5"
+
+
+def test_copied_folder_stays_up_to_date_and_a_changed_file_is_caught(toy_out, tiny_config, tmp_path, caplog):
+    make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    copy = shutil.copytree(toy_out, tmp_path / "copy", copy_function=shutil.copyfile)  # as `cp -r`: new times
+    assert make_folds(tiny_config, dataset_file=dataset_path(copy), out_dir=copy, k=3).up_to_date
+    with h5py.File(dataset_path(copy), "a") as handle:
+        handle.attrs["edited"] = "by hand"
+    with caplog.at_level(logging.WARNING, logger="mclnn"):
+        assert not make_folds(tiny_config, dataset_file=dataset_path(copy), out_dir=copy, k=3).up_to_date
+    assert f"remaking the folds: {dataset_path(copy)} changed since they were made" in caplog.text

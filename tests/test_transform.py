@@ -1,3 +1,6 @@
+import logging
+import os
+
 import h5py
 import librosa
 import numpy as np
@@ -13,7 +16,7 @@ from mclnn.preprocess.audio import fit_length
 from mclnn.preprocess.toy import TOY_CLASSES
 from mclnn.preprocess.transform import dataset_path, resolve_source, storage_ordering_path, transform_dataset
 
-from conftest import TINY_FEATURES, write_tone
+from conftest import SR, TINY_FEATURES, write_tone
 from test_features import librosa_reference
 
 
@@ -137,12 +140,39 @@ def test_interrupted_write_leaves_the_previous_output(built, toy_source, tiny_co
     assert not list(out.glob(".*partial*"))
 
 
-def test_leftovers_of_a_killed_run_are_removed(built, toy_source, tiny_config):
+@pytest.mark.parametrize("force", [True, False])
+def test_leftovers_of_a_killed_run_are_removed(built, toy_source, tiny_config, force):
     result, out = built
-    leftover = out / ".Dataset.999999.partial.hdf5"
+    leftover = out / f".Dataset.{2**22 + 1}.partial.hdf5"  # above Linux's largest process id
     leftover.write_bytes(b"half-written")
-    transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, force=True)
+    running = out / f".Dataset.{os.getpid()}.partial.hdf5"
+    running.write_bytes(b"being written")
+    again = transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, force=force)
+    assert again.up_to_date is not force
     assert not leftover.exists()
+    assert running.exists() or force  # a rebuild holds the lock: nothing else can be writing
+
+
+@pytest.mark.parametrize("change, reason", [
+    (["features.n_mels=32"], "its settings changed: features.n_mels 40 -> 32"),
+    (["augmentation.seed=3"], "the augmentation settings changed"),
+])
+def test_a_rebuild_says_which_setting_changed(built, toy_source, caplog, change, reason):
+    result, out = built
+    with caplog.at_level(logging.INFO, logger="mclnn"):
+        transform_dataset(load_config("toy", overrides=[*TINY_FEATURES, *change]), source_dir=toy_source, out_dir=out)
+    assert f"rebuilding {result.path}: {reason}" in caplog.text
+
+
+def test_a_rebuild_says_which_source_files_changed(built, toy_source, tiny_config, caplog):
+    result, out = built
+    write_tone(toy_source / "tone" / "tone_00.wav", seconds=0.5, frequency=880)
+    write_tone(toy_source / "tone" / "tone_new.wav", seconds=0.5)
+    (toy_source / "chirp" / "chirp_01.wav").unlink()
+    with caplog.at_level(logging.INFO, logger="mclnn"):
+        transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+    assert (f"rebuilding {result.path}: source files changed: 1 added (e.g. tone/tone_new.wav), 1 removed "
+            "(e.g. chirp/chirp_01.wav), 1 replaced or touched (e.g. tone/tone_00.wav)") in caplog.text
 
 
 def test_concurrent_run_is_refused(toy_source, tiny_config, tmp_path):
@@ -154,7 +184,7 @@ def test_concurrent_run_is_refused(toy_source, tiny_config, tmp_path):
 
 
 def test_load_dataset_rejects_other_files(tmp_path):
-    with pytest.raises(DatasetError, match="no such dataset file; run `mclnn transform` first"):
+    with pytest.raises(DatasetError, match="no such dataset file; run `mclnn transform` with --out .* first"):
         load_dataset(tmp_path / "missing.hdf5")
     (tmp_path / "text.hdf5").write_text("hello")
     with pytest.raises(DatasetError, match="not a readable HDF5 file"):
@@ -176,3 +206,25 @@ def test_toy_source_is_synthesized_into_the_cache(tmp_path):
 def test_missing_source_is_named():
     with pytest.raises(ParameterError, match="no audio folder for dataset 'esc10': pass --source DIR"):
         resolve_source(load_config("esc10"))
+
+
+def test_a_clip_mostly_padded_is_warned_of_and_counted(toy_source, tmp_path, caplog):
+    write_tone(toy_source / "tone" / "tone_short.wav", seconds=0.06)  # 6% of the 1 s kept
+    config = load_config("toy", overrides=[*TINY_FEATURES, "features.clip_seconds=1.0"])
+    with caplog.at_level(logging.WARNING, logger="mclnn"):
+        result = transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out")
+    assert result.stretched == (("tone/tone_short.wav", pytest.approx(0.06, abs=0.001)),)
+    assert "tone/tone_short.wav has 0.06 s of its own audio for the 1 s kept" in caplog.text
+    again = transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out")
+    assert again.up_to_date and again.stretched == result.stretched
+
+
+def test_a_silent_kept_window_is_told_from_a_silent_clip(toy_source, tmp_path):
+    late = int(0.6 * SR)  # 0.6 s of silence, then 0.6 s of a tone
+    sound = np.r_[np.zeros(late, np.float32), 0.5 * np.sin(np.arange(late, dtype=np.float32) / 5)]
+    soundfile.write(toy_source / "tone" / "tone_late.wav", sound, SR)
+    config = load_config("toy", overrides=TINY_FEATURES)
+    with pytest.raises(DatasetError, match=r"tone_late.wav: the 0.5 s kept from the start of the clip is silent"):
+        transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out")
+    middle = load_config("toy", overrides=[*TINY_FEATURES, "features.clip_position=middle"])
+    assert transform_dataset(middle, source_dir=toy_source, out_dir=tmp_path / "out").n_originals == 16

@@ -15,13 +15,14 @@ from typing import Callable, Sequence
 
 import keras
 
-from mclnn.atomic import exclusive_lock, file_fingerprint
+from mclnn.atomic import exclusive_lock
 from mclnn.config import DatasetConfig, FeatureSettings, settings_hash
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
-from mclnn.folds.fold_files import read_folds_manifest
+from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_manifest
 from mclnn.train.model_kinds import ModelKind, model_kind
-from mclnn.train.report import write_report
+from mclnn.train.report import recorded_settings, settings_changes, write_report
+from mclnn.train.scorer import Scorer
 from mclnn.train.seed_report import write_seeds_report
 from mclnn.train.trial import run_trial
 from mclnn.train.trial_files import TrialPaths, read_json, weights_dir
@@ -93,9 +94,7 @@ def cv_train(
     kind = model_kind(config, model, hparams)
     out_dir = Path(out_dir)
     manifest = read_folds_manifest(out_dir, config.name, k or config.folds.k)
-    numbers = [entry["trial"] for entry in manifest["trials"]]
-    if trial is not None and trial not in numbers:
-        raise ParameterError(f"--trial {trial} is out of range: the folds have trials {numbers[0]}..{numbers[-1]}")
+    check_trial(manifest, trial)
     keras.config.disable_interactive_logging()
     with load_dataset(out_dir / manifest["dataset_file"], **manifest["reference_layout"]) as dataset:
         # Checked once above, before any file is read; again with the features the model will see.
@@ -103,14 +102,16 @@ def cv_train(
         kind = model_kind(config, model, hparams)
         _check_dataset(dataset, manifest, kind, config.name)
         folder = weights_dir(out_dir, manifest, kind.weights_suffix)
+        # One scorer for every trial and seed: its compiled model is traced once, not per trial.
+        scorer = Scorer(kind)
         options = {"trial": trial, "evaluate_only": evaluate_only, "pictures": pictures, "progress": progress}
         if seeds is None:
-            return _cross_validate(config, kind, dataset, manifest, folder, out_dir=out_dir, **options)[0]
+            return _cross_validate(config, scorer, dataset, manifest, folder, out_dir=out_dir, **options)[0]
         seed_trials = {}
         for seed in seeds:
             logger.info("seed %d", seed)
             seeded = dataclasses.replace(config, training=dataclasses.replace(config.training, seed=seed))
-            seed_trials[seed] = _cross_validate(seeded, kind, dataset, manifest, folder / f"seed_{seed}",
+            seed_trials[seed] = _cross_validate(seeded, scorer, dataset, manifest, folder / f"seed_{seed}",
                                                 out_dir=out_dir, **options)[1]
         with exclusive_lock(folder / "report_seeds.json", wait=True):
             return write_seeds_report(seed_trials, dataset=config.name, model=kind.name, k=manifest["k"],
@@ -135,10 +136,15 @@ def _with_file_features(config: DatasetConfig, dataset: Dataset) -> DatasetConfi
     return dataclasses.replace(config, features=recorded)
 
 
-def _cross_validate(config, kind, dataset, manifest, folder, *, out_dir, trial, evaluate_only, pictures, progress):
+def _cross_validate(config, scorer, dataset, manifest, folder, *, out_dir, trial, evaluate_only, pictures, progress):
     """Run (or skip, resume, evaluate) the trials into ``folder``; the report and the finished trials' reports."""
+    kind = scorer.kind
     run_hash = settings_hash(kind.hashed_settings, config.training, manifest["dataset_fingerprint"],
                              manifest["settings_hash"])
+    # What scoring a trained model depends on; --evaluate-only scores models whatever they were trained for.
+    model_hash = settings_hash(kind.hashed_settings, config.training.step, manifest["dataset_fingerprint"],
+                               manifest["settings_hash"])
+    settings = recorded_settings(kind.hashed_settings, config.training)
     for entry in manifest["trials"]:
         if trial is not None and entry["trial"] != trial:
             continue
@@ -147,24 +153,34 @@ def _cross_validate(config, kind, dataset, manifest, folder, *, out_dir, trial, 
         if not evaluate_only and finished is not None and finished.get("settings_hash") == run_hash:
             logger.info("trial %d is finished; skipping it", entry["trial"])
             continue
+        if not evaluate_only and finished is not None:
+            logger.info("trial %d: training anew, as %s", entry["trial"],
+                        settings_changes(finished.get("settings"), settings))
+        if evaluate_only and trial is None and not paths.model.is_file():
+            logger.info("trial %d has no trained model; it is left out of the report", entry["trial"])
+            continue
         with exclusive_lock(paths.report):
-            run_trial(config, kind, dataset, entry, paths, run_hash=run_hash, evaluate_only=evaluate_only,
-                      pictures=pictures, out_dir=out_dir, progress=progress)
-    finished = [report for entry in manifest["trials"]
-                if (report := read_json(TrialPaths.of(folder, entry["trial"]).report)) is not None
-                and report.get("settings_hash") == run_hash]
+            run_trial(config, scorer, dataset, entry, paths, run_hash=run_hash, model_hash=model_hash,
+                      settings=settings, evaluate_only=evaluate_only, pictures=pictures, out_dir=out_dir, progress=progress)
+    reports = [read_json(TrialPaths.of(folder, entry["trial"]).report) for entry in manifest["trials"]]
+    finished = [report for report in reports if report is not None and (
+        report.get("model_hash") == model_hash if evaluate_only else report.get("settings_hash") == run_hash)]
     if not finished:
         raise DatasetError(f"{folder}: no finished trial to report on; run cv-train without --evaluate-only")
+    if len({report["settings_hash"] for report in finished}) > 1:
+        logger.warning("the report holds trials trained with different training settings")
     # Trials run as separate jobs may finish together: the report waits its turn.
     with exclusive_lock(folder / "report.json", wait=True):
         report = write_report(finished, dataset=config.name, k=manifest["k"], class_names=dataset.class_names,
-                              folder=folder, model=kind.name, hparams=kind.hparams)
+                              folder=folder, model=kind.name, settings=finished[0].get("settings", settings),
+                              hparams=kind.hparams)
     return report, finished
 
 
 def _check_dataset(dataset: Dataset, manifest: dict, kind: ModelKind, name: str) -> None:
-    if file_fingerprint(dataset.path) != manifest["dataset_fingerprint"]:
-        raise DatasetError(f"{dataset.path} changed after the folds were made; rerun `mclnn folds {name}` first")
+    if not dataset_unchanged(manifest, dataset.path):
+        raise DatasetError(f"{dataset.path} changed after the folds were made; rerun `mclnn folds {name} --k "
+                           f"{manifest['k']} --out {dataset.path.parent}` first")
     longest = int(dataset.frame_counts.max())
     if kind.segment_frames > longest:
         raise ParameterError(f"a segment of {kind.segment_frames} frames {kind.segment_rule} is longer than every "

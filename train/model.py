@@ -8,8 +8,10 @@ from keras import ops
 
 from mclnn.config import ModelSettings
 from mclnn.train.layers import MaskedConditional
+from mclnn.train.segments import INFERENCE_CLIPS
 
-__all__ = ["PerSegment", "build_model", "clip_model", "clip_segment_probabilities", "scoring_model", "segment_model"]
+__all__ = ["PerSegment", "build_model", "clip_model", "clip_segment_probabilities", "predict_padded", "scoring_model",
+           "segment_model"]
 
 
 @keras.saving.register_keras_serializable(package="mclnn")
@@ -159,13 +161,13 @@ def scoring_model(model: keras.Sequential, *, step: int) -> keras.Model:
     return clips
 
 
-def clip_segment_probabilities(model: keras.Sequential, batches) -> list[np.ndarray]:
-    """Every clip's segment probabilities, computed clip by clip with :func:`scoring_model`.
+def clip_segment_probabilities(clips: keras.Model, batches) -> list[np.ndarray]:
+    """Every clip's segment probabilities, a batch of clips at a time.
 
     Parameters
     ----------
-    model : keras.Sequential
-        A model from :func:`build_model` (or loaded from a saved one).
+    clips : keras.Model
+        A :func:`scoring_model`.
     batches : ClipBatches
         Unshuffled batches of the clips to score.
 
@@ -174,10 +176,22 @@ def clip_segment_probabilities(model: keras.Sequential, batches) -> list[np.ndar
     list of np.ndarray [shape=(segments, n_classes)]
         In the order of ``batches.clips``.
     """
-    clips = scoring_model(model, step=batches.step)
     probabilities = [None] * len(batches.clips)
     for number in range(len(batches)):
         frames, _ = batches[number]
-        for position, clip_probabilities in zip(batches.batches[number], np.asarray(clips.predict_on_batch(frames))):
+        scored = predict_padded(clips, frames, rows=INFERENCE_CLIPS)
+        for position, clip_probabilities in zip(batches.batches[number], scored):
             probabilities[position] = clip_probabilities
     return probabilities
+
+
+def predict_padded(model: keras.Model, inputs: np.ndarray, *, rows: int) -> np.ndarray:
+    """``model.predict_on_batch(inputs)`` with ``inputs`` padded by zero rows to ``rows``.
+
+    Every batch then has one shape, so the compiled model is traced once, not again for a
+    last, shorter batch. The padding rows' outputs are dropped.
+    """
+    count = len(inputs)
+    if count < rows:
+        inputs = np.concatenate([inputs, np.zeros((rows - count, *inputs.shape[1:]), inputs.dtype)])
+    return np.asarray(model.predict_on_batch(inputs))[:count]

@@ -16,7 +16,7 @@ import numpy as np
 from mclnn.config import DatasetConfig, ModelSettings, TrainingSettings
 from mclnn.errors import ParameterError
 from mclnn.train.baselines import baseline_hparams, build_baseline, sparse_binary_crossentropy
-from mclnn.train.model import build_model, clip_segment_probabilities
+from mclnn.train.model import build_model, clip_segment_probabilities, predict_padded, scoring_model
 from mclnn.train.pictures import save_layer_pictures
 from mclnn.train.segments import INFERENCE_CLIPS, INFERENCE_SEGMENTS, ClipBatches, SegmentBatches, StandardizedClips
 from mclnn.train.training_modes import TRAINING_MODES, TrainingMode
@@ -100,8 +100,14 @@ class ModelKind:
         loss = keras.losses.BinaryCrossentropy if logistic else keras.losses.CategoricalCrossentropy
         return loss(label_smoothing=self.label_smoothing)
 
-    def segment_probabilities(self, model: keras.Model, clips: StandardizedClips) -> list[np.ndarray]:
-        """Every clip's segment (example) probabilities from a per-segment model.
+    def scoring_model(self, model: keras.Model) -> keras.Model:
+        """A compiled model for :meth:`segment_probabilities`, sharing ``model``'s layers and weights."""
+        raise NotImplementedError
+
+    def segment_probabilities(self, scoring: keras.Model, clips: StandardizedClips) -> list[np.ndarray]:
+        """Every clip's segment (example) probabilities from a :meth:`scoring_model`.
+
+        Use :class:`mclnn.train.scorer.Scorer` to score several models: it compiles once.
 
         Returns
         -------
@@ -147,10 +153,13 @@ class MCLNNKind(ModelKind):
         model.compile(optimizer=self._optimizer(epsilon=1e-8), loss=self._loss(logistic=False), metrics=["accuracy"],
                       jit_compile=jit_compile)
 
-    def segment_probabilities(self, model, clips):
+    def scoring_model(self, model):
+        return scoring_model(model, step=self.step)
+
+    def segment_probabilities(self, scoring, clips):
         # The MCLNN layers are convolutions over time: whole clips at once.
-        return clip_segment_probabilities(model, ClipBatches(clips, segment_frames=self.segment_frames,
-                                                             step=self.step, clips_per_batch=INFERENCE_CLIPS))
+        return clip_segment_probabilities(scoring, ClipBatches(clips, segment_frames=self.segment_frames,
+                                                               step=self.step, clips_per_batch=INFERENCE_CLIPS))
 
     def save_pictures(self, model, clips, *, prefix):
         shown = np.linspace(0, len(clips) - 1, 4).astype(int)
@@ -188,10 +197,14 @@ class BaselineKind(ModelKind):
                       loss=self._loss(logistic=self.hparams["classifier"] == "logistic"), metrics=["accuracy"],
                       jit_compile=jit_compile)
 
-    def segment_probabilities(self, model, clips):
+    def scoring_model(self, model):
+        self.compile(model)
+        return model
+
+    def segment_probabilities(self, scoring, clips):
         batches = SegmentBatches(clips, segment_frames=self.segment_frames, step=self.step,
                                  batch_size=INFERENCE_SEGMENTS)
-        probabilities = np.concatenate([np.asarray(model.predict_on_batch(batches[number][0]))
+        probabilities = np.concatenate([predict_padded(scoring, batches[number][0], rows=INFERENCE_SEGMENTS)
                                         for number in range(len(batches))])
         return np.split(probabilities, np.cumsum(batches.segments_per_clip)[:-1])
 

@@ -16,6 +16,7 @@ from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import load_audio
 from mclnn.preprocess.features import clip_features
 from mclnn.train.model_kinds import saved_model_kind
+from mclnn.train.scorer import Scorer
 from mclnn.train.segments import StandardizedClips
 from mclnn.train.trial_files import ModelInfo, TrialPaths
 
@@ -144,13 +145,15 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
     class_names = models[0].info.class_names
     probabilities = np.zeros((len(arrays), len(class_names)))
     if arrays:
+        scorers = {}  # one per kind: a weights folder's models are scored through one compiled copy
         for trained in models:
             info = trained.info
             _check_feature_count(trained, arrays[0].shape[1])
             standardized = StandardizedClips.from_arrays(arrays, names=names, mean_vector=info.mean_vector,
                                                          std_vector=info.std_vector,
                                                          segment_frames=info.segment_frames)
-            per_clip = saved_model_kind(info).segment_probabilities(trained.model, standardized)
+            scorer = scorers.setdefault(info.model, Scorer(saved_model_kind(info)))
+            per_clip = scorer.segment_probabilities(trained.model, standardized)
             probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
     return Predictions(names, probabilities, class_names, failures)
 

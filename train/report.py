@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
+import statistics
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+import mclnn
 from mclnn.atomic import atomic_write_text
+from mclnn.config import TrainingSettings
 from mclnn.train.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
 from mclnn.train.trial_files import TrialPaths
 
-__all__ = ["write_report"]
+__all__ = ["recorded_settings", "settings_changes", "write_report"]
 
 _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority-vote acc"),
             ("mean_probability_accuracy", "mean-prob acc"), ("f1_micro", "F1 micro"),
@@ -19,11 +24,14 @@ _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority
 
 
 def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_names: Sequence[str],
-                 folder: str | Path, model: str = "mclnn", hparams: dict | None = None) -> dict:
+                 folder: str | Path, model: str, settings: dict, hparams: dict | None = None) -> dict:
     """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
 
-    The pooled scores are computed over the test clips of all finished trials together.
-    ``model`` and ``hparams`` (a baseline's hyperparameters) are recorded.
+    The pooled scores are computed over the test clips of all finished trials together;
+    the mean and standard deviation are over the trials' scores. ``model``, its and the
+    training's ``settings`` (:func:`recorded_settings`), the seed, the date and the mclnn
+    version are recorded. Pictures of trials that are not
+    in the report (left from earlier runs) are removed.
 
     Returns
     -------
@@ -38,11 +46,16 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         "dataset": dataset,
         "model": model,
         "hparams": hparams or {},
+        "settings": settings,
+        "seed": settings["training"]["seed"],
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mclnn_version": mclnn.__version__,
         "k": k,
         "class_names": list(class_names),
         "trials_finished": [trial["trial"] for trial in trial_reports],
         "trials": [{key: value for key, value in trial.items() if key != "clips"} for trial in trial_reports],
         "pooled": pooled,
+        "over_trials": {key: _mean_and_std([trial["scores"][key] for trial in trial_reports]) for key, _ in _COLUMNS},
     }
     atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(folder / "report.md", _markdown(report))
@@ -50,6 +63,10 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
                               title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
                               path=folder / f"confusion_{vote}.png")
+    reported = {TrialPaths.of(folder, trial["trial"]).pictures for trial in trial_reports}
+    for picture in folder.glob("trial_*_*.png"):
+        if not any(picture.name.startswith(f"{Path(prefix).name}_") for prefix in reported):
+            picture.unlink()
     for trial in trial_reports:
         paths = TrialPaths.of(folder, trial["trial"])
         if paths.history.is_file():
@@ -59,12 +76,45 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
     return report
 
 
+def recorded_settings(model_settings: Any, training: TrainingSettings) -> dict:
+    """The model's settings (a dataclass, or a baseline's hyperparameters) and the training settings, as JSON has them."""
+    model = dataclasses.asdict(model_settings) if dataclasses.is_dataclass(model_settings) else dict(model_settings)
+    return json.loads(json.dumps({"model": model, "training": dataclasses.asdict(training)}))
+
+
+def settings_changes(before: dict | None, after: dict) -> str:
+    """The settings that differ between two :func:`recorded_settings`, in words (at most 3 named)."""
+    if not before:
+        return "its settings were not recorded"
+    changed = [f"{section}.{name} {before.get(section, {}).get(name)!r} -> {value!r}"
+               for section in ("model", "training") for name, value in after[section].items()
+               if before.get(section, {}).get(name) != value]
+    if not changed:
+        return "the folds or Dataset.hdf5 changed"
+    return ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+
+def _mean_and_std(values):
+    """Mean and sample standard deviation (None for one value) of some trials' scores."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
+
+
+def _mean_and_std_text(values):
+    return f"{values['mean']:.4f}" + ("" if values["std"] is None else f" ± {values['std']:.4f}")
+
+
+def _settings_text(settings):
+    return ", ".join(f"{name}={value}" for name, value in settings.items())
+
+
 def _markdown(report):
-    hparams = ", ".join(f"{name}={value}" for name, value in report["hparams"].items())
+    settings = report["settings"]
     lines = [f"# {report['dataset']}: {report['model'].upper()} {report['k']}-fold cross-validation", "",
              f"Finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
              "test fold; votes over a clip's segments (examples).", "",
-             *([f"Hyperparameters: {hparams}.", ""] if hparams else []),
+             f"Seed {report['seed']}; mclnn {report['mclnn_version']}; written {report['created']}.", "",
+             f"Model settings: {_settings_text(settings['model'])}.", "",
+             f"Training settings: {_settings_text(settings['training'])}.", "",
              "| trial | tests fold | validates on | epochs (best) | " + " | ".join(name for _, name in _COLUMNS) + " |",
              "|" + "---|" * (4 + len(_COLUMNS))]
     for trial in report["trials"]:
@@ -72,7 +122,9 @@ def _markdown(report):
         lines.append(f"| {trial['trial']} | {trial['test_fold']} | {trial['validation_fold']} | "
                      f"{trial.get('epochs_run')} ({trial.get('best_epoch')}) | "
                      + " | ".join(f"{scores[key]:.4f}" for key, _ in _COLUMNS) + " |")
-    pooled = report["pooled"]
+    pooled, over_trials = report["pooled"], report["over_trials"]
+    lines.append("| mean ± sd over trials | | | | " + " | ".join(_mean_and_std_text(over_trials[key]) for key, _ in _COLUMNS)
+                 + " |")
     lines.append("| **pooled** | | | | " + " | ".join(f"**{pooled[key]:.4f}**" for key, _ in _COLUMNS) + " |")
     names = report["class_names"]
     lines += ["", f"Pooled confusion matrix, mean-probability vote ({pooled['clips']} clips; rows: true class):", "",

@@ -26,6 +26,8 @@ __all__ = ["EpochProgress", "TrainingState", "train_trial"]
 logger = logging.getLogger(__name__)
 
 # Called as progress(trial, epoch, epochs, logs) after every epoch.
+#: ``progress(trial, epoch, epochs, logs)`` after every epoch; ``logs`` holds the losses, accuracies,
+#: learning rate and the epoch's ``seconds``.
 EpochProgress = Callable[[int, int, int, dict], None]
 
 
@@ -37,6 +39,9 @@ class TrainingState:
     ----------
     settings_hash : str
         The settings it is trained with; a checkpoint of other settings is not resumed.
+    model_hash : str or None
+        The settings that scoring the model depends on (its architecture, the segment
+        step, the folds); None in states written before it was recorded.
     epoch : int
         Epochs done.
     best, best_epoch : float and int, or None
@@ -56,6 +61,7 @@ class TrainingState:
     """
 
     settings_hash: str
+    model_hash: str | None = None
     epoch: int = 0
     best: float | None = None
     best_epoch: int | None = None
@@ -93,7 +99,7 @@ class TrainingState:
 
 def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_features: int,
                 augmentation: BatchAugmentation, train_clips: StandardizedClips,
-                validation_clips: StandardizedClips, paths: TrialPaths, run_hash: str,
+                validation_clips: StandardizedClips, paths: TrialPaths, run_hash: str, model_hash: str,
                 progress: EpochProgress | None = None) -> TrainingState:
     """Train one trial's model, resuming from its checkpoint; the kept model goes to ``paths.model``.
 
@@ -119,6 +125,8 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     paths : TrialPaths
     run_hash : str
         Identifies the settings; a checkpoint of other settings starts training anew.
+    model_hash : str
+        Identifies the settings scoring the model depends on (:attr:`TrainingState.model_hash`).
     progress : callable, optional
         ``progress(trial, epoch, epochs, logs)`` after every epoch.
 
@@ -140,7 +148,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         trainable = keras.models.load_model(paths.checkpoint)
         model = mode.kept(trainable, kind)
     else:
-        state = TrainingState(run_hash)
+        state = TrainingState(run_hash, model_hash)
         model = kind.build(n_features=n_features, n_classes=augmentation.n_classes, seed=training.seed + 1000 * trial)
         trainable = mode.trainable(model, kind)
         kind.compile(trainable)
@@ -156,7 +164,8 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         set_rate = functools.partial(_set_rate, trainable.optimizer, schedule, state, epoch)
         logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate)
         logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
-        improved = state.record(logs, seconds=time.perf_counter() - started, monitor=training.monitor)
+        seconds = time.perf_counter() - started
+        improved = state.record(logs, seconds=seconds, monitor=training.monitor)
         schedule.end_epoch(state, improved=improved)
         if improved or training.keep == "last":
             _save_model(model, paths.model)
@@ -164,7 +173,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         state.write(paths.state)
         events.write(state.epoch, logs)
         if progress is not None:
-            progress(trial, epoch + 1, training.epochs, logs)
+            progress(trial, epoch + 1, training.epochs, {**logs, "seconds": seconds})
         if state.wait >= training.patience:
             break
     events.close()

@@ -14,19 +14,19 @@ from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.train.batch_augmentation import BatchAugmentation
 from mclnn.train.evaluation import evaluate_model
-from mclnn.train.model_kinds import ModelKind
+from mclnn.train.scorer import Scorer
 from mclnn.train.trainer import EpochProgress, TrainingState, train_trial
 from mclnn.train.trial_clips import TrialClips
-from mclnn.train.trial_files import ModelInfo, TrialPaths, write_json
+from mclnn.train.trial_files import ModelInfo, TrialPaths, read_json, write_json
 
 __all__ = ["run_trial"]
 
 logger = logging.getLogger(__name__)
 
 
-def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: dict, paths: TrialPaths, *,
-              run_hash: str, evaluate_only: bool, pictures: bool, out_dir: str | Path,
-              progress: EpochProgress | None = None) -> dict:
+def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: dict, paths: TrialPaths, *,
+              run_hash: str, model_hash: str, settings: dict, evaluate_only: bool, pictures: bool,
+              out_dir: str | Path, progress: EpochProgress | None = None) -> dict:
     """Train (or resume, or with ``evaluate_only`` reuse) one trial's model, score its test clips, write its folder.
 
     Writes the trial's ``report.json`` and ``model_info.json`` (and with ``pictures`` the
@@ -35,13 +35,19 @@ def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: d
     Parameters
     ----------
     config : DatasetConfig
-    kind : ModelKind
+    scorer : Scorer
+        Scores the test clips; its kind is the model's.
     dataset : Dataset
     entry : dict
         The trial's entry in the folds manifest.
     paths : TrialPaths
     run_hash : str
         Identifies the settings the model is (to be) trained with.
+    model_hash : str
+        Identifies the settings scoring it depends on; with ``evaluate_only`` a model
+        trained with other training settings (epochs, rates) is scored all the same.
+    settings : dict
+        The model and training settings (:func:`mclnn.train.report.recorded_settings`), for the report.
     evaluate_only, pictures : bool
     out_dir : str or Path
         The folder of the folds' files.
@@ -58,24 +64,30 @@ def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: d
         With ``evaluate_only``: no model of these settings to evaluate.
     """
     started = time.perf_counter()
+    kind = scorer.kind
     clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames)
     test = clips.clips("test")
     if evaluate_only:
-        state = _trained_state(paths, entry["trial"], run_hash)
+        state = _trained_state(paths, entry["trial"], run_hash, model_hash)
+        previous = read_json(paths.report)
+        if previous is not None and previous.get("settings_hash") == state.settings_hash and "settings" in previous:
+            settings = previous["settings"]  # those it was trained with, which may differ in training settings
     else:
         augmentation = BatchAugmentation(config.training, n_classes=len(dataset.class_names),
                                             feature_blocks=2 if config.features.delta else 1)
         state = train_trial(kind, config.training, trial=entry["trial"], n_features=dataset.n_features,
                             augmentation=augmentation, train_clips=clips.clips("train"),
                             validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
-                            progress=progress)
+                            model_hash=model_hash, progress=progress)
     model = keras.models.load_model(paths.model)
-    evaluation = evaluate_model(model, kind, test, filenames=dataset.filenames, n_classes=len(dataset.class_names))
+    evaluation = evaluate_model(model, scorer, test, filenames=dataset.filenames, n_classes=len(dataset.class_names))
     report = {
         "trial": entry["trial"],
         "test_fold": entry["test_fold"],
         "validation_fold": entry["validation_fold"],
-        "settings_hash": run_hash,
+        "settings_hash": state.settings_hash,
+        "model_hash": model_hash,
+        "settings": settings,
         "model": kind.name,
         "hparams": kind.hparams,
         "training_mode": kind.mode,
@@ -93,7 +105,8 @@ def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: d
         kind.save_pictures(model, test, prefix=paths.pictures)
     ModelInfo(dataset=config.name, model=kind.name, hparams=kind.hparams, segment_frames=kind.segment_frames,
               step=kind.step, class_names=list(dataset.class_names), features=config.features,
-              mean_vector=clips.mean_vector, std_vector=clips.std_vector, settings_hash=run_hash).write(paths.info)
+              mean_vector=clips.mean_vector, std_vector=clips.std_vector, settings_hash=state.settings_hash
+              ).write(paths.info)
     write_json(paths.report, report)
     paths.checkpoint.unlink(missing_ok=True)
     logger.info("trial %d: clip accuracy %.3f (mean-probability vote)", entry["trial"],
@@ -101,13 +114,17 @@ def run_trial(config: DatasetConfig, kind: ModelKind, dataset: Dataset, entry: d
     return report
 
 
-def _trained_state(paths: TrialPaths, trial: int, run_hash: str) -> TrainingState:
-    """The state of a trial trained earlier with the same settings, for --evaluate-only."""
+def _trained_state(paths: TrialPaths, trial: int, run_hash: str, model_hash: str) -> TrainingState:
+    """The state of a trial trained earlier with the same model settings, for --evaluate-only."""
     state = TrainingState.read(paths.state)
     if not paths.model.is_file() or state is None:
         raise DatasetError(f"{paths.model}: no trained model for trial {trial}; run cv-train first")
-    if state.settings_hash != run_hash:
+    if state.model_hash is None and state.settings_hash != run_hash:  # a state that predates model_hash
         raise ParameterError(
             f"trial {trial}'s model was trained with other model or training settings; give "
             "--evaluate-only the settings (and flags such as --epochs) it was trained with")
+    if state.model_hash is not None and state.model_hash != model_hash:
+        raise ParameterError(
+            f"trial {trial}'s model was trained with other model settings (model.*, training.step or the folds); "
+            "give --evaluate-only the ones it was trained with")
     return state

@@ -119,8 +119,8 @@ class ModelInfo:
                           "mean_vector": np.asarray(content["mean_vector"], np.float32),
                           "std_vector": np.asarray(content["std_vector"], np.float32)})
         except (TypeError, KeyError):
-            raise DatasetError(f"{path}: missing or unreadable; rerun `mclnn cv-train --evaluate-only` "
-                               "for this model to write it") from None
+            raise DatasetError(f"{path}: missing or unreadable; rerun `mclnn cv-train --evaluate-only` with "
+                               f"--out {Path(path).parents[2]} for this model to write it") from None
 
 
 def read_json(path: str | Path):
