@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from mclnn.config import available_datasets, load_config
+from mclnn.cluster import SCHEDULER_VARIABLE, connect
 from mclnn.errors import MCLNNError
 from mclnn.folds.fold_files import check_trial, read_folds_manifest
 from mclnn.train.quiet_import import import_tensorflow
@@ -36,6 +37,10 @@ out_option = click.option(
 )
 jobs_option = click.option(
     "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers [default: all cores].",
+)
+scheduler_option = click.option(
+    "--scheduler", envvar=SCHEDULER_VARIABLE, metavar="ADDRESS|FILE",
+    help=f"Run the tasks on the workers of this Dask scheduler (address or scheduler file; also {SCHEDULER_VARIABLE}).",
 )
 
 
@@ -124,17 +129,18 @@ def datasets(config_path):
 @click.option("--force", is_flag=True, help="Rebuild even if the output is up to date.")
 @click.option("--skip-bad", is_flag=True,
               help="Record unreadable, silent or too-short clips in the output and go on, instead of failing.")
-def transform(dataset, config_path, overrides, source, out_dir, jobs, force, skip_bad):
+@scheduler_option
+def transform(dataset, config_path, overrides, source, out_dir, jobs, force, skip_bad, scheduler):
     """Extract features of DATASET's audio (and augmentations) into one ordered Dataset.hdf5."""
     from mclnn.preprocess import resolve_source, transform_dataset
     from mclnn.preprocess.audio import FEW_OWN_SAMPLES
 
     config = load_config(dataset, config_path=config_path, overrides=overrides)
     out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
-    with _ProgressBar(f"{dataset}: clips") as progress:
+    with connect(scheduler) as client, _ProgressBar(f"{dataset}: clips") as progress:
         result = transform_dataset(
             config, source_dir=resolve_source(config, source), out_dir=out_dir, jobs=jobs,
-            force=force, skip_bad=skip_bad, progress=progress,
+            force=force, skip_bad=skip_bad, progress=progress, client=client,
         )
     stretched = (f"; {len(result.stretched)} clip(s) padded or repeated from under {FEW_OWN_SAMPLES:.0%} of "
                  "their kept length" if result.stretched else "")
@@ -263,8 +269,11 @@ class _EpochBars:
               help="MCLNN, or the DCASE 2018 baseline CNN or MLP on the same folds.")
 @click.option("--hparams", metavar="NAME=VALUE,...",
               help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials run at once, each in its own process with cores/jobs TensorFlow threads.")
+@scheduler_option
 def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_trial, evaluate_only, epochs, seed,
-                     seeds, pictures, model, hparams):
+                     seeds, pictures, model, hparams, jobs, scheduler):
     """Train and evaluate a model of DATASET on every cross-validation trial, and report.
 
     A rerun skips finished trials and resumes an interrupted one from its last
@@ -278,17 +287,18 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
     flags = [f"training.epochs={epochs}"] * (epochs is not None) + [f"training.seed={seed}"] * (seed is not None)
     config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
     out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
-    # Checked before TensorFlow takes seconds to load.
-    check_trial(read_folds_manifest(out_dir, config.name, k or config.folds.k), trial)
-    import_tensorflow()
-    from mclnn.train import cv_train
-
     if isinstance(seeds, int):
         seeds = list(range(config.training.seed, config.training.seed + seeds))
-    with _EpochBars(dataset) as progress:
-        report = cv_train(config, out_dir=out_dir, k=k, trial=trial, seeds=seeds,
-                          evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
-                          hparams=hparams)
+    # The trial, the folds and the scheduler are checked before TensorFlow takes seconds to load.
+    check_trial(read_folds_manifest(out_dir, config.name, k or config.folds.k), trial)
+    with connect(scheduler) as client:
+        import_tensorflow()
+        from mclnn.train import cv_train
+
+        with _EpochBars(dataset) as progress:
+            report = cv_train(config, out_dir=out_dir, k=k, trial=trial, seeds=seeds,
+                              evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
+                              hparams=hparams, jobs=jobs, client=client)
     if seeds is not None:
         for row in report["per_seed"]:
             click.echo(f"{dataset} seed {row['seed']} pooled over trials {', '.join(map(str, report['trials']))}: "
@@ -339,7 +349,8 @@ def _seeds(value):
               help="Also write the model's class index,name CSV here.")
 @click.option("--skip-bad", is_flag=True,
               help="Exit with status 0 when some clips cannot be predicted (they are still named and left out).")
-def predict(model_path, inputs, output, audio_dir, probabilities, class_map, skip_bad):
+@scheduler_option
+def predict(model_path, inputs, output, audio_dir, probabilities, class_map, skip_bad, scheduler):
     """Predict the classes of new clips with trained models.
 
     MODEL is a model.keras written by cv-train, its trial folder, or a weights folder
@@ -349,13 +360,18 @@ def predict(model_path, inputs, output, audio_dir, probabilities, class_map, ski
     DCASE 2018 Task 2 format). Clips that cannot be read (or are silent or too short)
     are named and left out; the exit status is then 1, unless --skip-bad is given.
     """
-    import_tensorflow()
-    from mclnn.train.predict import list_clips, load_trained_models, predict_clips, write_class_map, write_predictions
+    with connect(scheduler) as client:
+        import_tensorflow()
+        from mclnn.train.predict import (list_clips, load_trained_models, predict_clips, predict_on_workers,
+                                         write_class_map, write_predictions)
 
-    models = load_trained_models(model_path)
-    clips = list_clips(inputs, audio_dir=audio_dir)
-    with _ProgressBar("predict") as progress:
-        predictions = predict_clips(models, clips, progress=progress)
+        models = load_trained_models(model_path)  # here too: a bad MODEL is named before any task runs
+        clips = list_clips(inputs, audio_dir=audio_dir)
+        with _ProgressBar("predict") as progress:
+            if client is None:
+                predictions = predict_clips(models, clips, progress=progress)
+            else:
+                predictions = predict_on_workers(model_path, clips, client=client, progress=progress)
     for name, reason in predictions.failures:
         click.echo(f"skipped {name}: {reason}", err=True)
     if predictions.names:

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import h5py
 import joblib
@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 import mclnn
 from mclnn.atomic import atomic_path, exclusive_lock, remove_leftovers
+from mclnn.cluster import task_backend, worker_address
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction
@@ -110,6 +111,7 @@ def transform_dataset(
     force: bool = False,
     skip_bad: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
 ) -> TransformResult:
     """Extract features of every clip (and its augmented variants) into Dataset.hdf5.
 
@@ -135,6 +137,10 @@ def transform_dataset(
         instead of failing on the first.
     progress : callable, optional
         Called as ``progress(done, total)`` with counts of original clips.
+    client : distributed.Client, optional
+        Run each clip's decoding, deformations and features as a task on this Dask
+        cluster's workers (:func:`mclnn.cluster.connect`); this process writes the
+        results in storage order as they arrive. The file is the same as a local run's.
 
     Returns
     -------
@@ -172,7 +178,7 @@ def transform_dataset(
         skipped = _write_dataset(
             config, clips, class_names, partial_output, partial_ordering,
             jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
-            sources=sources,
+            sources=sources, client=client,
         )
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
@@ -180,7 +186,7 @@ def transform_dataset(
 
 
 def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,
-                   sources):
+                   sources, client):
     features = config.features
     chunk_frames = features.n_frames
     writer = DatasetWriter(path, n_features=features.n_features, chunk_frames=chunk_frames)
@@ -195,8 +201,9 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
     label_of = {name: label for label, name in enumerate(class_names)}
     group_index, skipped, stretched, ordering = {}, [], [], []
     try:
-        with threadpool_limits(1):
-            results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator")(tasks)
+        # On a cluster, results come back in storage order, at most a few per worker ahead of the writer.
+        with threadpool_limits(1), task_backend(client, backend):
+            results = joblib.Parallel(n_jobs=-1 if client is not None else jobs, return_as="generator")(tasks)
             for done, (clip, result) in enumerate(zip(clips, results), start=1):
                 if isinstance(result, str):
                     logger.warning("skipped %s: %s", clip.relative_path, result)
@@ -256,7 +263,8 @@ def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, s
     except (MCLNNError, RuntimeError, ValueError, OSError) as error:
         if skip_bad:
             return str(error)
-        raise DatasetError(f"{clip.path}: {error}") from None
+        worker = worker_address()
+        raise DatasetError(f"{clip.path}: {error}" + (f" (on worker {worker})" if worker else "")) from None
 
 
 def _clip_seed(augmentation_seed, clip_index):

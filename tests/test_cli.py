@@ -209,3 +209,19 @@ def test_without_a_terminal_each_epoch_is_a_line_and_a_rerun_says_what_it_skips(
     assert not [line for line in lines if "absl" in line or "oneDNN" in line or "retracing" in line], lines
     again = mclnn("cv-train", "toy", "--k", 3, "--trial", 1, "--epochs", 2)
     assert "trial 1 is finished; skipping it" in again.stderr.splitlines()
+
+
+def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp_path):
+    out = tmp_path / "toy"
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "mclnn.cli"]
+    for stage in (["transform", "toy"], ["folds", "toy", "--k", "3"]):
+        subprocess.run([*command, *stage, "--out", out, *TINY], check=True, capture_output=True, env=environment)
+    run = subprocess.run([*command, "cv-train", "toy", "--k", "3", "--epochs", "1", "--jobs", "2", "--out", out, *TINY],
+                         capture_output=True, text=True, env=environment, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    finished = [line for line in run.stderr.splitlines() if " finished on " in line]
+    assert len(finished) == 3 and all(re.fullmatch(r"seed 0 trial \d finished on \S+ process \d+ \(\d of 3\)", line)
+                                      for line in finished), run.stderr
+    assert not [line for line in run.stderr.splitlines() if "absl" in line or "oneDNN" in line], run.stderr
+    assert "toy pooled over trials 1, 2, 3: clip accuracy" in run.stdout

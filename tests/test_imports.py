@@ -6,8 +6,9 @@ import pytest
 HEAVY = ("librosa", "tensorflow", "keras", "muda")
 
 
+# mclnn.train.worker_tasks: workers unpickle tasks through it, and load TensorFlow quietly only after.
 @pytest.mark.parametrize("module", ["mclnn", "mclnn.config", "mclnn.train.metrics", "mclnn.dataset_file",
-                                    "mclnn.folds", "mclnn.cli"])
+                                    "mclnn.folds", "mclnn.cli", "mclnn.cluster", "mclnn.train.worker_tasks"])
 def test_light_modules_load_no_heavy_framework(module):
     code = f"import sys, {module}; print(' '.join(name for name in {HEAVY!r} if name in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

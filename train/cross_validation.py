@@ -11,20 +11,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import keras
 
 from mclnn.atomic import exclusive_lock
-from mclnn.config import DatasetConfig, FeatureSettings, settings_hash
+from mclnn.config import DatasetConfig, FeatureSettings
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_manifest
 from mclnn.train.model_kinds import ModelKind, model_kind
-from mclnn.train.report import recorded_settings, settings_changes, write_report
-from mclnn.train.scorer import Scorer
+from mclnn.train.report import settings_changes, write_report
 from mclnn.train.seed_report import write_seeds_report
-from mclnn.train.trial import run_trial
+from mclnn.train.trial_tasks import run_trials
+from mclnn.train.worker_tasks import SeedRun, TrialTask
 from mclnn.train.trial_files import TrialPaths, read_json, weights_dir
 
 __all__ = ["cv_train"]
@@ -44,6 +44,8 @@ def cv_train(
     progress: Callable[[int, int, int, dict], None] | None = None,
     model: str = "mclnn",
     hparams: str | None = None,
+    jobs: int = 1,
+    client: Any = None,
 ) -> dict:
     """Train (or resume, or only evaluate) the trials, then write the cross-validation report.
 
@@ -70,12 +72,17 @@ def cv_train(
     pictures : bool
         Also draw each trial's first MCLNN layer weights and its outputs for a few test segments.
     progress : callable, optional
-        ``progress(trial, epoch, epochs, logs)`` after every epoch.
+        ``progress(trial, epoch, epochs, logs)`` after every epoch (trials run here, one at a time).
     model : str
         A name of :data:`mclnn.train.model_kinds.MODEL_KINDS`: ``mclnn``, or a DCASE
         2018 baseline (``cnn``, ``mlp``).
     hparams : str, optional
         A baseline's hyperparameter overrides, ``name=value,...``.
+    jobs : int
+        Trials (of all seeds) run at once in separate local processes.
+    client : distributed.Client, optional
+        Run each (seed, trial) as a task on this Dask cluster's workers
+        (:mod:`mclnn.train.trial_tasks`); this process writes the reports.
 
     Returns
     -------
@@ -102,20 +109,26 @@ def cv_train(
         kind = model_kind(config, model, hparams)
         _check_dataset(dataset, manifest, kind, config.name)
         folder = weights_dir(out_dir, manifest, kind.weights_suffix)
-        # One scorer for every trial and seed: its compiled model is traced once, not per trial.
-        scorer = Scorer(kind)
-        options = {"trial": trial, "evaluate_only": evaluate_only, "pictures": pictures, "progress": progress}
         if seeds is None:
-            return _cross_validate(config, scorer, dataset, manifest, folder, out_dir=out_dir, **options)[0]
-        seed_trials = {}
-        for seed in seeds:
-            logger.info("seed %d", seed)
-            seeded = dataclasses.replace(config, training=dataclasses.replace(config.training, seed=seed))
-            seed_trials[seed] = _cross_validate(seeded, scorer, dataset, manifest, folder / f"seed_{seed}",
-                                                out_dir=out_dir, **options)[1]
+            runs = {None: SeedRun.of(config, kind, manifest, folder)}
+        else:
+            runs = {seed: SeedRun.of(_seeded(config, seed), kind, manifest, folder / f"seed_{seed}") for seed in seeds}
+        tasks = [TrialTask(run, entry) for run in runs.values() for entry in manifest["trials"]
+                 if _needs_running(run, entry, trial=trial, evaluate_only=evaluate_only)]
+        run_trials(tasks, kind=kind, dataset=dataset, manifest=manifest, out_dir=out_dir, evaluate_only=evaluate_only,
+                   pictures=pictures, progress=progress, jobs=jobs, client=client, model=model, hparams=hparams)
+        reports = {seed: _report(run, kind, dataset, manifest, evaluate_only=evaluate_only)
+                   for seed, run in runs.items()}
+        if seeds is None:
+            return reports[None][0]
         with exclusive_lock(folder / "report_seeds.json", wait=True):
-            return write_seeds_report(seed_trials, dataset=config.name, model=kind.name, k=manifest["k"],
-                                      class_names=dataset.class_names, folder=folder)
+            return write_seeds_report({seed: finished for seed, (_, finished) in reports.items()}, dataset=config.name,
+                                      model=kind.name, k=manifest["k"], class_names=dataset.class_names,
+                                      folder=folder)
+
+
+def _seeded(config: DatasetConfig, seed: int) -> DatasetConfig:
+    return dataclasses.replace(config, training=dataclasses.replace(config.training, seed=seed))
 
 
 def _with_file_features(config: DatasetConfig, dataset: Dataset) -> DatasetConfig:
@@ -136,43 +149,39 @@ def _with_file_features(config: DatasetConfig, dataset: Dataset) -> DatasetConfi
     return dataclasses.replace(config, features=recorded)
 
 
-def _cross_validate(config, scorer, dataset, manifest, folder, *, out_dir, trial, evaluate_only, pictures, progress):
-    """Run (or skip, resume, evaluate) the trials into ``folder``; the report and the finished trials' reports."""
-    kind = scorer.kind
-    run_hash = settings_hash(kind.hashed_settings, config.training, manifest["dataset_fingerprint"],
-                             manifest["settings_hash"])
-    # What scoring a trained model depends on; --evaluate-only scores models whatever they were trained for.
-    model_hash = settings_hash(kind.hashed_settings, config.training.step, manifest["dataset_fingerprint"],
-                               manifest["settings_hash"])
-    settings = recorded_settings(kind.hashed_settings, config.training)
-    for entry in manifest["trials"]:
-        if trial is not None and entry["trial"] != trial:
-            continue
-        paths = TrialPaths.of(folder, entry["trial"])
-        finished = read_json(paths.report)
-        if not evaluate_only and finished is not None and finished.get("settings_hash") == run_hash:
-            logger.info("trial %d is finished; skipping it", entry["trial"])
-            continue
-        if not evaluate_only and finished is not None:
-            logger.info("trial %d: training anew, as %s", entry["trial"],
-                        settings_changes(finished.get("settings"), settings))
-        if evaluate_only and trial is None and not paths.model.is_file():
+def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_only: bool) -> bool:
+    """Whether a trial is to be trained (or evaluated) in this run; says why when it is skipped or trained anew."""
+    if trial is not None and entry["trial"] != trial:
+        return False
+    paths = TrialPaths.of(run.folder, entry["trial"])
+    if evaluate_only:
+        if trial is None and not paths.model.is_file():
             logger.info("trial %d has no trained model; it is left out of the report", entry["trial"])
-            continue
-        with exclusive_lock(paths.report):
-            run_trial(config, scorer, dataset, entry, paths, run_hash=run_hash, model_hash=model_hash,
-                      settings=settings, evaluate_only=evaluate_only, pictures=pictures, out_dir=out_dir, progress=progress)
-    reports = [read_json(TrialPaths.of(folder, entry["trial"]).report) for entry in manifest["trials"]]
+            return False
+        return True
+    finished = read_json(paths.report)
+    if finished is not None and finished.get("settings_hash") == run.run_hash:
+        logger.info("trial %d is finished; skipping it", entry["trial"])
+        return False
+    if finished is not None:
+        logger.info("trial %d: training anew, as %s", entry["trial"], settings_changes(finished.get("settings"),
+                                                                                         run.settings))
+    return True
+
+
+def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, evaluate_only: bool):
+    """Write one run's report over its finished trials; the report and those trials' reports."""
+    reports = [read_json(TrialPaths.of(run.folder, entry["trial"]).report) for entry in manifest["trials"]]
     finished = [report for report in reports if report is not None and (
-        report.get("model_hash") == model_hash if evaluate_only else report.get("settings_hash") == run_hash)]
+        report.get("model_hash") == run.model_hash if evaluate_only else report.get("settings_hash") == run.run_hash)]
     if not finished:
-        raise DatasetError(f"{folder}: no finished trial to report on; run cv-train without --evaluate-only")
+        raise DatasetError(f"{run.folder}: no finished trial to report on; run cv-train without --evaluate-only")
     if len({report["settings_hash"] for report in finished}) > 1:
         logger.warning("the report holds trials trained with different training settings")
     # Trials run as separate jobs may finish together: the report waits its turn.
-    with exclusive_lock(folder / "report.json", wait=True):
-        report = write_report(finished, dataset=config.name, k=manifest["k"], class_names=dataset.class_names,
-                              folder=folder, model=kind.name, settings=finished[0].get("settings", settings),
+    with exclusive_lock(run.folder / "report.json", wait=True):
+        report = write_report(finished, dataset=run.config.name, k=manifest["k"], class_names=dataset.class_names,
+                              folder=run.folder, model=kind.name, settings=finished[0].get("settings", run.settings),
                               hparams=kind.hparams)
     return report, finished
 

@@ -6,12 +6,14 @@ import contextlib
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+import joblib
 import keras
 import numpy as np
 
 from mclnn.atomic import atomic_path
+from mclnn.cluster import task_backend
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import load_audio
 from mclnn.preprocess.features import clip_features
@@ -19,9 +21,12 @@ from mclnn.train.model_kinds import saved_model_kind
 from mclnn.train.scorer import Scorer
 from mclnn.train.segments import StandardizedClips
 from mclnn.train.trial_files import ModelInfo, TrialPaths
+from mclnn.train.worker_tasks import predict_chunk
 
 __all__ = ["AUDIO_SUFFIXES", "Predictions", "TrainedModel", "list_clips", "load_trained_models", "predict_clips",
-           "write_class_map", "write_predictions"]
+           "predict_on_workers", "write_class_map", "write_predictions"]
+
+CLIPS_PER_TASK = 64  # clips per task on a cluster: each task loads the models once
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aif", ".aiff", ".au")
 
@@ -156,6 +161,27 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
             per_clip = scorer.segment_probabilities(trained.model, standardized)
             probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
     return Predictions(names, probabilities, class_names, failures)
+
+
+def predict_on_workers(model_path: str | Path, clips: Sequence[tuple[str, Path]], *, client: Any,
+                       progress: Callable[[int, int], None] | None = None) -> Predictions:
+    """:func:`predict_clips` on a Dask cluster's workers, in tasks of up to 64 clips; results in input order.
+
+    Each task loads the models at ``model_path`` itself (workers see the same paths), and
+    names its worker in the reasons of the clips it could not predict.
+    """
+    chunks = [list(clips[start:start + CLIPS_PER_TASK]) for start in range(0, len(clips), CLIPS_PER_TASK)]
+    parts = []
+    with task_backend(client, "loky"):
+        for part in joblib.Parallel(n_jobs=-1, return_as="generator")(
+                joblib.delayed(predict_chunk)(model_path, chunk) for chunk in chunks):
+            parts.append(part)
+            if progress is not None:
+                progress(min(len(parts) * CLIPS_PER_TASK, len(clips)), len(clips))
+    return Predictions(names=[name for part in parts for name in part.names],
+                       probabilities=np.concatenate([part.probabilities for part in parts]),
+                       class_names=parts[0].class_names,
+                       failures=[failure for part in parts for failure in part.failures])
 
 
 def _check_feature_count(trained: TrainedModel, extracted: int) -> None:

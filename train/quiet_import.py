@@ -15,15 +15,22 @@ import tempfile
 
 __all__ = ["import_tensorflow"]
 
+_QUIET = "MCLNN_QUIET_TENSORFLOW"  # marks a TF_CPP_MIN_LOG_LEVEL that mclnn set, not the user
+
 _START_UP_LINE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\)|[IW]\d{4} \d\d:\d\d:\d")
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow, dropping its C++ info and warning lines unless ``TF_CPP_MIN_LOG_LEVEL`` is set."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    """Import TensorFlow, dropping its C++ info and warning lines unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
+
+    The level set here is inherited by the processes this one starts (``--jobs``, a local
+    cluster's workers), which are marked as quiet too.
+    """
+    chosen_by_user = "TF_CPP_MIN_LOG_LEVEL" in os.environ and _QUIET not in os.environ
+    if chosen_by_user or "tensorflow" in sys.modules:
         importlib.import_module("tensorflow")
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2", _QUIET: "1"})
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

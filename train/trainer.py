@@ -58,6 +58,8 @@ class TrainingState:
         What a ``plateau`` schedule has multiplied the learning rate by so far.
     plateau_wait : int
         Epochs since the ``plateau`` schedule last improved or reduced.
+    resumed_after : list of int
+        The epochs after which training was resumed from a checkpoint.
     """
 
     settings_hash: str
@@ -71,6 +73,7 @@ class TrainingState:
     history: dict = field(default_factory=dict)
     rate_scale: float = 1.0
     plateau_wait: int = 0
+    resumed_after: list = field(default_factory=list)
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainingState | None":
@@ -145,6 +148,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     mode = kind.training_mode
     if resumable:
         logger.info("trial %d: resuming after epoch %d", trial, state.epoch)
+        state.resumed_after.append(state.epoch)
         trainable = keras.models.load_model(paths.checkpoint)
         model = mode.kept(trainable, kind)
     else:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 
+from mclnn.cluster import where_am_i
 from mclnn.config import DatasetConfig
 from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError, ParameterError
@@ -92,6 +93,7 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
         "hparams": kind.hparams,
         "training_mode": kind.mode,
         "epochs_run": state.epoch,
+        "resumed_after": state.resumed_after,
         "best_epoch": state.best_epoch,
         "kept": config.training.keep,
         "monitor": config.training.monitor,
@@ -100,6 +102,7 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
         **evaluation,
         "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "evaluate_seconds": round(time.perf_counter() - started, 1),
+        "ran_on": where_am_i(),
     }
     if pictures:
         kind.save_pictures(model, test, prefix=paths.pictures)

@@ -1,0 +1,81 @@
+"""A cross-validation's (seed, trial) tasks: run one after another here, or side by side in local
+processes (``--jobs``) or on a Dask cluster's workers (``--scheduler``), through one joblib code path.
+
+A task in another process opens Dataset.hdf5 itself and writes its trial folder under the
+output folder (on a cluster: a shared filesystem). The trial's lock keeps two processes off
+one trial, and a task retried after its worker was lost resumes from the trial's checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import joblib
+
+from mclnn.atomic import exclusive_lock
+from mclnn.cluster import task_backend
+from mclnn.dataset_file import Dataset
+from mclnn.train.model_kinds import ModelKind
+from mclnn.train.scorer import Scorer
+from mclnn.train.trainer import EpochProgress
+from mclnn.train.trial import run_trial
+from mclnn.train.trial_files import TrialPaths
+from mclnn.train.worker_tasks import TrialTask, run_trial_task
+
+__all__ = ["run_task", "run_trials"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset, manifest: dict, out_dir: Path,
+               evaluate_only: bool, pictures: bool, progress: EpochProgress | None, jobs: int = 1, client: Any = None,
+               model: str = "mclnn", hparams: str | None = None) -> None:
+    """Run the tasks: here one after another (with ``progress``), or ``jobs`` at once, or on ``client``'s workers.
+
+    Side by side, each local process gets ``cores // jobs`` TensorFlow threads; each
+    finished task is logged with where it ran.
+    """
+    common = {"out_dir": out_dir, "evaluate_only": evaluate_only, "pictures": pictures}
+    if jobs == 1 and client is None:
+        scorer = Scorer(kind)  # one for every task: its compiled model is traced once, not per trial
+        for task in tasks:
+            run_task(task, scorer, dataset, progress=progress, **common)
+        return
+    remote = {"model": model, "hparams": hparams, "dataset_file": out_dir / manifest["dataset_file"],
+              "reference_layout": manifest["reference_layout"], **common}
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with _tensorflow_threads(threads) if client is None else contextlib.nullcontext(), task_backend(client, "loky"):
+        finished = joblib.Parallel(n_jobs=jobs if client is None else -1, return_as="generator_unordered")(
+            joblib.delayed(run_trial_task)(task, **remote) for task in tasks)
+        for done, (seed, trial, ran_on) in enumerate(finished, start=1):
+            logger.info("seed %d trial %d finished on %s (%d of %d)", seed, trial, ran_on, done, len(tasks))
+
+
+def run_task(task: TrialTask, scorer: Scorer, dataset: Dataset, *, out_dir: Path, evaluate_only: bool,
+             pictures: bool, progress: EpochProgress | None) -> dict:
+    """Run one task under its trial's lock; the trial's report."""
+    paths = TrialPaths.of(task.run.folder, task.entry["trial"])
+    with exclusive_lock(paths.report):
+        return run_trial(task.run.config, scorer, dataset, task.entry, paths, run_hash=task.run.run_hash,
+                         model_hash=task.run.model_hash, settings=task.run.settings, evaluate_only=evaluate_only,
+                         pictures=pictures, out_dir=out_dir, progress=progress)
+
+
+@contextlib.contextmanager
+def _tensorflow_threads(threads):
+    """TensorFlow's thread counts for the processes started in the block (they read these at start)."""
+    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({names[0]: str(threads), names[1]: "1"})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
