@@ -19,7 +19,7 @@ import joblib
 
 from mclnn.errors import ParameterError
 
-__all__ = ["SCHEDULER_VARIABLE", "connect", "task_backend", "where_am_i", "worker_address"]
+__all__ = ["SCHEDULER_VARIABLE", "connect", "on_worker", "task_backend", "where_am_i"]
 
 SCHEDULER_VARIABLE = "MCLNN_SCHEDULER"
 CONNECT_SECONDS = 5
@@ -65,7 +65,7 @@ def task_backend(client: Any, local: str) -> contextlib.AbstractContextManager:
     return joblib.parallel_config(backend="dask", client=client)
 
 
-def worker_address() -> str | None:
+def _worker_address() -> str | None:
     """The address of the Dask worker running this code; None outside a worker."""
     distributed = sys.modules.get("distributed")  # a worker has imported it; elsewhere it is not needed
     if distributed is None:
@@ -76,7 +76,13 @@ def worker_address() -> str | None:
         return None
 
 
+def on_worker() -> str:
+    """`` (on worker ADDRESS)`` inside a Dask worker, to end an error message with; else ``""``."""
+    address = _worker_address()
+    return f" (on worker {address})" if address else ""
+
+
 def where_am_i() -> str:
     """The Dask worker running this code, or this host and process, for reports."""
-    address = worker_address()
+    address = _worker_address()
     return f"worker {address}" if address else f"{socket.gethostname()} process {os.getpid()}"

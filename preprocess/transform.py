@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 import mclnn
 from mclnn.atomic import atomic_path, exclusive_lock, remove_leftovers
-from mclnn.cluster import task_backend, worker_address
+from mclnn.cluster import on_worker, task_backend
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction
@@ -263,8 +263,7 @@ def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, s
     except (MCLNNError, RuntimeError, ValueError, OSError) as error:
         if skip_bad:
             return str(error)
-        worker = worker_address()
-        raise DatasetError(f"{clip.path}: {error}" + (f" (on worker {worker})" if worker else "")) from None
+        raise DatasetError(f"{clip.path}: {error}{on_worker()}") from None
 
 
 def _clip_seed(augmentation_seed, clip_index):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from mclnn.cluster import worker_address
+from mclnn.cluster import on_worker
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.train.quiet_import import import_tensorflow
 from mclnn.train.report import recorded_settings
@@ -90,5 +90,5 @@ def predict_chunk(model_path: str | Path, clips: Sequence[tuple[str, Path]]):
 
     keras.config.disable_interactive_logging()
     predictions = predict_clips(load_trained_models(model_path), clips)
-    where = f" (on worker {worker_address()})"
+    where = on_worker()
     return dataclasses.replace(predictions, failures=[(name, reason + where) for name, reason in predictions.failures])
