@@ -12,6 +12,7 @@ the training time; then their means. For choosing a recipe before the one test r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -41,6 +42,7 @@ def main():
     parser.add_argument("--work", required=True, help="where the probe's trial folders go (resumable)")
     parser.add_argument("--trials", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--json", help="also write the per-trial rows to this JSON file")
     parser.add_argument("--model", default="mclnn")
     parser.add_argument("--dtype-policy", default="float32",
                         help="Keras dtype policy, e.g. mixed_bfloat16 (measured on CPUs with AMX or AVX-512 BF16)")
@@ -77,6 +79,12 @@ def main():
             rows.append((entry["trial"], entry["validation_fold"], max(accuracies), int(np.argmax(accuracies)) + 1,
                          accuracies[-1], float(np.mean(accuracies[-5:])), clip_accuracy, state.seconds,
                          time.perf_counter() - started, state.epoch))
+    if arguments.json:
+        fields = ("trial", "validation_fold", "best", "best_epoch", "last", "mean_last_5", "kept_clip_accuracy",
+                  "train_seconds", "wall_seconds", "epochs")
+        with open(arguments.json, "w") as file:
+            json.dump({"recipe": arguments.overrides, "keras_backend": keras.config.backend(),
+                       "trials": [dict(zip(fields, map(float, row))) for row in rows]}, file, indent=1)
     print("trial  validates  best (epoch)  last  mean last 5  kept clip acc  train s  wall s  epochs")
     for row in rows:
         print(f"{row[0]:>5}  {row[1]:>9}  {row[2]:.4f} ({row[3]:>3})  {row[4]:.4f}  {row[5]:.4f}       "

@@ -1,5 +1,8 @@
 """TensorFlow imported without its C++ start-up lines, unless the user chose a log level.
 
+Only where TensorFlow is Keras' backend: with ``KERAS_BACKEND=jax`` (or ``torch``) nothing
+in mclnn needs TensorFlow, so it is not imported.
+
 TensorFlow 2.21 writes an absl preamble and an oneDNN notice straight to file
 descriptor 2 while it loads, whatever ``TF_CPP_MIN_LOG_LEVEL`` says; they are not ours
 to show. Everything else written during the import (errors, Python warnings) passes.
@@ -21,11 +24,14 @@ _START_UP_LINE = re.compile(r"WARNING: All log messages before absl::InitializeL
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow, dropping its C++ info and warning lines unless the user set ``TF_CPP_MIN_LOG_LEVEL``.
+    """Import TensorFlow where it is Keras' backend, without its C++ info and warning lines.
 
+    Unless the user set ``TF_CPP_MIN_LOG_LEVEL``, which is then left to act.
     The level set here is inherited by the processes this one starts (``--jobs``, a local
     cluster's workers), which are marked as quiet too.
     """
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
     chosen_by_user = "TF_CPP_MIN_LOG_LEVEL" in os.environ and _QUIET not in os.environ
     if chosen_by_user or "tensorflow" in sys.modules:
         importlib.import_module("tensorflow")
