@@ -1,11 +1,12 @@
 import re
+from dataclasses import replace
 
 import pytest
 
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-long", "esc10-augmented", "esc50",
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-long", "esc10-long160", "esc10-augmented", "esc50",
                 "esc50-augmented", "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
@@ -179,3 +180,12 @@ def test_esc10_fast_changes_only_the_recipe():
                                                                      original.folds, original.source)
     assert original.training.schedule == "constant" and original.training.learning_rate == 1e-4
     assert fast.training.schedule == "cosine" and fast.training.epochs == 40 and fast.training.soft_labels
+
+
+@pytest.mark.parametrize("name, epochs", [("esc10-long", 80), ("esc10-long160", 160)])
+def test_longer_esc10_entries_change_only_the_epoch_budget(name, epochs):
+    longer, fast = load_config(name), load_config("esc10-fast")
+    assert (longer.features, longer.model, longer.folds, longer.source) == (fast.features, fast.model,
+                                                                            fast.folds, fast.source)
+    assert (longer.training.epochs, longer.training.patience) == (epochs, epochs)
+    assert replace(longer.training, epochs=fast.training.epochs, patience=fast.training.patience) == fast.training
