@@ -174,10 +174,13 @@ def test_k_below_three_is_rejected():
         load_config("toy", overrides=["folds.k=2"])
 
 
+def _data_and_model(config):
+    return config.features, config.model, config.folds, config.source
+
+
 def test_esc10_fast_changes_only_the_recipe():
     fast, original = load_config("esc10-fast"), load_config("esc10")
-    assert (fast.features, fast.model, fast.folds, fast.source) == (original.features, original.model,
-                                                                     original.folds, original.source)
+    assert _data_and_model(fast) == _data_and_model(original)
     assert original.training.schedule == "constant" and original.training.learning_rate == 1e-4
     assert fast.training.schedule == "cosine" and fast.training.epochs == 40 and fast.training.soft_labels
 
@@ -185,7 +188,6 @@ def test_esc10_fast_changes_only_the_recipe():
 @pytest.mark.parametrize("name, epochs", [("esc10-long", 80), ("esc10-long160", 160)])
 def test_longer_esc10_entries_change_only_the_epoch_budget(name, epochs):
     longer, fast = load_config(name), load_config("esc10-fast")
-    assert (longer.features, longer.model, longer.folds, longer.source) == (fast.features, fast.model,
-                                                                            fast.folds, fast.source)
+    assert _data_and_model(longer) == _data_and_model(fast)
     assert (longer.training.epochs, longer.training.patience) == (epochs, epochs)
     assert replace(longer.training, epochs=fast.training.epochs, patience=fast.training.patience) == fast.training
