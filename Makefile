@@ -1,6 +1,7 @@
 # Two commands set up a fresh Debian machine and run the project:
 #   make demo   installs everything, then runs every pipeline stage on the embedded toy dataset
-#   make test   installs everything, then runs the test suite
+#   make test   installs everything, then runs the fast tier of the test suite (tests not marked slow)
+# and `make test-all` runs every test, the slow training, cluster and ESC-10 ones too (CI runs it).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mclnn-installed
 DEMO_OUT ?= mclnn-data/toy
 
-.PHONY: demo test system-programs clean
+.PHONY: demo test test-all system-programs clean
 
 demo: $(STAMP)
 	$(BIN)/mclnn transform toy --out $(DEMO_OUT)
@@ -16,6 +17,9 @@ demo: $(STAMP)
 	$(BIN)/mclnn cv-train toy --out $(DEMO_OUT)
 
 test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
 # muda's pitch and time deformers run `rubberband`; its DynamicRangeCompression runs `sox`.

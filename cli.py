@@ -17,7 +17,8 @@ from mclnn.config import available_datasets, load_config
 from mclnn.cluster import SCHEDULER_VARIABLE, connect
 from mclnn.errors import MCLNNError
 from mclnn.folds.fold_files import check_trial, read_folds_manifest
-from mclnn.train.quiet_import import import_tensorflow
+from mclnn.quiet_import import import_tensorflow
+from mclnn.variants import MODEL_KINDS
 
 __all__ = ["cli", "main"]
 
@@ -265,7 +266,7 @@ class _EpochBars:
               help="Repeat the cross-validation per seed, each in its own seed_<s> folder, and report their mean, "
                    "spread and ensemble: N seeds from --seed on, or a list.")
 @click.option("--pictures", is_flag=True, help="Also draw the first MCLNN layer's weights and its outputs.")
-@click.option("--model", type=click.Choice(["mclnn", "cnn", "mlp"]), default="mclnn", show_default=True,
+@click.option("--model", type=click.Choice(MODEL_KINDS.names), default="mclnn", show_default=True,
               help="MCLNN, or the DCASE 2018 baseline CNN or MLP on the same folds.")
 @click.option("--hparams", metavar="NAME=VALUE,...",
               help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mclnn.train.quiet_import import import_tensorflow
+from mclnn.quiet_import import import_tensorflow
 
 import_tensorflow()
 

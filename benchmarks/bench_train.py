@@ -22,7 +22,7 @@ import functools
 import os
 import time
 
-from mclnn.train.quiet_import import import_tensorflow  # noqa: E402
+from mclnn.quiet_import import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
@@ -30,8 +30,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
-from mclnn.train.model import build_model, clip_model, scoring_model  # noqa: E402
-from mclnn.train.segments import INFERENCE_CLIPS, segment_starts  # noqa: E402
+from mclnn.train.model.mclnn import build_model, clip_model, scoring_model  # noqa: E402
+from mclnn.train.clips.segments import INFERENCE_CLIPS, segment_starts  # noqa: E402
 
 
 def time_calls(function, repeats):

@@ -16,7 +16,7 @@ import json
 import os
 import time
 
-from mclnn.train.quiet_import import import_tensorflow  # noqa: E402
+from mclnn.quiet_import import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
@@ -26,12 +26,12 @@ import numpy as np  # noqa: E402
 from mclnn.config import load_config  # noqa: E402
 from mclnn.dataset_file import load_dataset  # noqa: E402
 from mclnn.folds import read_folds_manifest  # noqa: E402
-from mclnn.train.batch_augmentation import BatchAugmentation  # noqa: E402
-from mclnn.train.evaluation import evaluate_model  # noqa: E402
-from mclnn.train.scorer import Scorer  # noqa: E402
-from mclnn.train.model_kinds import model_kind  # noqa: E402
-from mclnn.train.trainer import train_trial  # noqa: E402
-from mclnn.train.trial_clips import TrialClips  # noqa: E402
+from mclnn.train.fit.batch_augmentation import BatchAugmentation  # noqa: E402
+from mclnn.train.evaluate.scorer import evaluate_model  # noqa: E402
+from mclnn.train.evaluate.scorer import Scorer  # noqa: E402
+from mclnn.train.model.kinds import model_kind  # noqa: E402
+from mclnn.train.fit.trainer import train_trial  # noqa: E402
+from mclnn.train.clips.trial_clips import TrialClips  # noqa: E402
 from mclnn.train.trial_files import TrialPaths  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main():
                                     f" accuracy {logs['accuracy']:.4f} lr {logs.get('learning_rate', 0):.2e}",
                                     flush=True))
             kept = keras.models.load_model(paths.model)
-            clip_accuracy = evaluate_model(kept, Scorer(kind), validation, filenames=dataset.filenames,
+            clip_accuracy = evaluate_model(kept, Scorer(kind.scoring), validation, filenames=dataset.filenames,
                                            n_classes=n_classes)["scores"]["mean_probability_accuracy"]
             accuracies = state.history["val_accuracy"]
             rows.append((entry["trial"], entry["validation_fold"], max(accuracies), int(np.argmax(accuracies)) + 1,

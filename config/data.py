@@ -9,7 +9,7 @@ from typing import Any
 from mclnn.config.checks import check_choice, check_positive
 from mclnn.errors import ParameterError
 from mclnn.preprocess.deformers import deformer_variants
-from mclnn.preprocess.feature_presets import DCASE2018
+from mclnn.variants import FEATURE_PRESETS
 
 __all__ = ["AugmentationSettings", "Deformer", "FeatureSettings", "FoldSettings", "SourceSettings"]
 
@@ -85,6 +85,7 @@ class FeatureSettings:
         ``n_mels``, ``n_fft``, ``hop_length``, ``top_db``, optionally the delta).
         ``logmel-dcase2018``: the DCASE 2018 Task 2 baseline's features, which fix their
         own analysis (see :data:`mclnn.preprocess.feature_presets.DCASE2018`) and ignore those five settings.
+        :data:`mclnn.variants.FEATURE_PRESETS` lists the presets.
     sample_rate : int
         Audio is resampled to this rate and mixed to mono.
     n_mels, n_fft, hop_length : int
@@ -133,8 +134,8 @@ class FeatureSettings:
         if self.delta_width < 3 or self.delta_width % 2 == 0:
             raise ParameterError(f"features.delta_width must be an odd integer >= 3, got {self.delta_width}")
         check_choice("clip_position", self.clip_position, ("start", "middle"))
-        check_choice("preset", self.preset, ("mclnn", "logmel-dcase2018"))
-        if self.preset != "mclnn" and self.delta:
+        FEATURE_PRESETS.check(self.preset)
+        if self.delta and not self.feature_preset.takes_delta:
             raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")
         if self.clip_seconds is not None:
             check_positive("clip_seconds", self.clip_seconds)
@@ -148,25 +149,24 @@ class FeatureSettings:
             raise ParameterError("features.trim_and_repeat needs features.clip_seconds (the length to fill)")
 
     @property
+    def feature_preset(self):
+        """The :class:`~mclnn.preprocess.feature_presets.FeaturePreset` of ``preset``."""
+        return FEATURE_PRESETS.load(self.preset)
+
+    @property
     def n_features(self) -> int:
-        """Features per frame: the mel bands, doubled when the delta is appended."""
-        if self.preset == "logmel-dcase2018":
-            return DCASE2018["n_mels"]
-        return self.n_mels * (2 if self.delta else 1)
+        """Features per frame (for ``mclnn``: the mel bands, doubled when the delta is appended)."""
+        return self.feature_preset.n_features(self)
 
     @property
     def frame_length(self) -> int:
         """Samples in one analysis window (the shortest clip that gives a frame)."""
-        if self.preset == "logmel-dcase2018":
-            return int(round(DCASE2018["window_seconds"] * self.sample_rate))
-        return self.n_fft
+        return self.feature_preset.frame_length(self)
 
     @property
     def frame_hop(self) -> int:
         """Samples between consecutive frames."""
-        if self.preset == "logmel-dcase2018":
-            return int(round(DCASE2018["hop_seconds"] * self.sample_rate))
-        return self.hop_length
+        return self.feature_preset.frame_hop(self)
 
     @property
     def clip_samples(self) -> int | None:
@@ -178,9 +178,7 @@ class FeatureSettings:
         """Frames of a fixed-length clip, or None (``mclnn`` frames are centred, DCASE 2018's are not)."""
         if self.clip_samples is None:
             return None
-        if self.preset == "logmel-dcase2018":
-            return 1 + (self.clip_samples - self.frame_length) // self.frame_hop
-        return 1 + self.clip_samples // self.hop_length
+        return self.feature_preset.frames_in(self.clip_samples, self)
 
 
 @dataclass(frozen=True)

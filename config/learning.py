@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mclnn.config.checks import check_choice, check_positive
 from mclnn.errors import ParameterError
+from mclnn.variants import MONITORS, SCHEDULES, TRAINING_MODES
 
 __all__ = ["ModelSettings", "TrainingSettings"]
 
@@ -117,7 +118,7 @@ class TrainingSettings:
         masks of the MCLNN layers' inputs. ``segment``: every segment is a sample of its
         own (the original work); about 40 times slower (benchmarks/RESULTS.md).
     schedule : {'constant', 'cosine', 'one-cycle', 'plateau'}
-        The learning rate over training (:mod:`mclnn.train.schedules`): constant;
+        The learning rate over training (:mod:`mclnn.train.fit.schedules`): constant;
         linear warm-up over ``warmup_epochs`` then cosine decay to ``min_learning_rate``
         at ``epochs``; one cycle (up from ``learning_rate / 25`` over ``warmup_epochs``,
         else the first 30% of the epochs, then cosine down to ``min_learning_rate``);
@@ -172,9 +173,9 @@ class TrainingSettings:
     def __post_init__(self):
         for name in ("step", "batch_size", "learning_rate", "epochs", "patience", "plateau_patience"):
             check_positive(name, getattr(self, name))
-        check_choice("monitor", self.monitor, ("val_accuracy", "val_loss"))
-        check_choice("mode", self.mode, ("segment", "clip"))
-        check_choice("schedule", self.schedule, ("constant", "cosine", "one-cycle", "plateau"))
+        MONITORS.check(self.monitor)
+        TRAINING_MODES.check(self.mode)
+        SCHEDULES.check(self.schedule)
         check_choice("keep", self.keep, ("best", "last"))
         for name in ("warmup_epochs", "min_learning_rate", "weight_decay", "mixup_alpha", "frequency_masks",
                      "frequency_mask_bands", "time_masks", "time_mask_frames"):

@@ -43,9 +43,7 @@ def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     if settings.clip_samples is not None:
         check_signal(fitted, frame_length=settings.frame_length,
                      part=f"the {settings.clip_seconds:g} s kept from the {settings.clip_position} of the clip")
-    if settings.preset == "logmel-dcase2018":
-        return dcase2018_log_mel(fitted, settings=settings)
-    return log_mel_features(fitted, settings=settings)
+    return settings.feature_preset.extract(fitted, settings=settings)
 
 
 def dcase2018_log_mel(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:

@@ -7,7 +7,11 @@ import pytest
 import soundfile
 
 from mclnn.config import load_config
+from mclnn.folds import make_folds
 from mclnn.preprocess.toy import write_toy_dataset
+from mclnn.preprocess.transform import dataset_path, transform_dataset
+from mclnn.train.evaluate.metrics import clip_scores
+from mclnn.train.trial_files import TrialReport
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ESC10_DIR = SHARED_DATA / "esc10"
@@ -35,6 +39,16 @@ def toy_source(tmp_path):
     return write_toy_dataset(tmp_path / "toy-audio", clips_per_class=3, seconds=0.5, seed=7)
 
 
+@pytest.fixture(scope="session")
+def toy_folds(tmp_path_factory):
+    """The toy dataset (40 clips, 5 classes), transformed and split into 4 folds; shared read-only, tests train in copies."""
+    root = tmp_path_factory.mktemp("toy")
+    config = load_config("toy")
+    transform_dataset(config, source_dir=write_toy_dataset(root / "audio"), out_dir=root / "out")
+    make_folds(config, dataset_file=dataset_path(root / "out"), out_dir=root / "out", k=4, seed=0)
+    return root / "out"
+
+
 @pytest.fixture
 def tiny_config():
     """The toy dataset's settings, shrunk to 0.5 s clips."""
@@ -49,3 +63,16 @@ def write_tone(path, *, sr=SR, seconds=0.5, channels=1, frequency=440.0, subtype
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, data, sr, subtype=subtype)
     return path
+
+
+def hand_made_trial(number, clips, *, n_classes=2, best_epoch=1):
+    """A TrialReport of clips given as ``(index, label, mean probabilities)``, one segment each."""
+    summaries = [{"index": index, "filename": f"clip{index}.wav", "label": label,
+                  "segment_votes": np.bincount([int(np.argmax(probabilities))], minlength=n_classes).tolist(),
+                  "mean_probabilities": list(probabilities)} for index, label, probabilities in clips]
+    return TrialReport(
+        trial=number, test_fold=number, validation_fold=number + 1, settings_hash="s", model_hash="m",
+        settings={"model": {}, "training": {"seed": 0}}, model="mclnn", hparams={}, training_mode="clip",
+        epochs_run=best_epoch, resumed_after=[], best_epoch=best_epoch, kept="best", monitor="val_accuracy",
+        best_monitored=None, train_seconds=0.0, evaluated="", evaluate_seconds=0.0, ran_on="",
+        scores=clip_scores([label for _, label, _ in clips], summaries, n_classes=n_classes), clips=summaries)

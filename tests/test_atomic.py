@@ -1,7 +1,6 @@
 import os
 import shutil
 import threading
-import time
 
 import pytest
 
@@ -25,12 +24,17 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
 
 def test_lock_fails_fast_or_waits(tmp_path):
     target = tmp_path / "report.json"
-    held = threading.Event()
+    held, release, order = threading.Event(), threading.Event(), []
 
     def hold():
         with exclusive_lock(target):
             held.set()
-            time.sleep(0.5)
+            release.wait(10)
+            order.append("holder released")
+
+    def wait_for_it():
+        with exclusive_lock(target, wait=True):
+            order.append("waiter acquired")
 
     holder = threading.Thread(target=hold)
     holder.start()
@@ -38,10 +42,14 @@ def test_lock_fails_fast_or_waits(tmp_path):
     with pytest.raises(DatasetError, match="another mclnn run is writing this output"):
         with exclusive_lock(target):
             pass
-    waiting_since = time.monotonic()
-    with exclusive_lock(target, wait=True):
-        assert time.monotonic() - waiting_since > 0.2  # it waited for the holder
-    holder.join()
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    waiter.join(timeout=0.5)
+    assert waiter.is_alive()  # blocked behind the holder, however slow the machine
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert order == ["holder released", "waiter acquired"]
 
 
 def test_replace_directory_and_fingerprint(tmp_path):

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -10,14 +11,14 @@ from mclnn.folds import make_folds
 from mclnn.preprocess.toy import write_toy_dataset
 from mclnn.preprocess.transform import dataset_path, transform_dataset
 from mclnn.train import cv_train, weights_dir
-from mclnn.train.baselines import baseline_hparams, build_baseline, sparse_binary_crossentropy
-from mclnn.train.model_kinds import model_kind
+from mclnn.train.model.baselines import CNN, MLP, baseline_hparams, build_baseline, sparse_binary_crossentropy
+from mclnn.train.model.kinds import model_kind
 
 
 def test_cnn_has_the_dcase2018_baselines_size():
-    hparams = baseline_hparams("cnn", load_config("esc10-dcase2018").features)
+    hparams = baseline_hparams(CNN, load_config("esc10-dcase2018").features)
     assert (hparams["example_frames"], hparams["example_hop"]) == (25, 12)
-    cnn = build_baseline("cnn", hparams, n_frames=25, n_features=64, n_classes=41, seed=0)
+    cnn = build_baseline(CNN, hparams, n_frames=25, n_features=64, n_classes=41, seed=0)
     # 7x7x100 + 5x5x100x150 + 3x3x150x200 weights, their biases, and the 41-class softmax: about 658K
     assert cnn.count_params() == (49 * 100 + 100) + (25 * 100 * 150 + 150) + (9 * 150 * 200 + 200) + (200 * 41 + 41)
     assert cnn.output_shape == (None, 41)
@@ -27,25 +28,25 @@ def test_cnn_has_the_dcase2018_baselines_size():
 
 def test_mlp_layers_follow_nl_and_nh():
     features = load_config("esc10-dcase2018").features
-    mlp = build_baseline("mlp", baseline_hparams("mlp", features, "nl=3,nh=50"), n_frames=25, n_features=64,
+    mlp = build_baseline(MLP, baseline_hparams(MLP, features, "nl=3,nh=50"), n_frames=25, n_features=64,
                          n_classes=10)
     assert [layer.units for layer in mlp.layers if isinstance(layer, keras.layers.Dense)] == [50, 50, 50, 10]
 
 
 def test_hparams_overrides_and_errors():
     features = load_config("toy").features  # 512-sample hop at 22050 Hz: 0.25 s is 11 frames
-    hparams = baseline_hparams("cnn", features, "classifier=logistic, lr=0.001,batch_size=32")
+    hparams = baseline_hparams(CNN, features, "classifier=logistic, lr=0.001,batch_size=32")
     assert (hparams["classifier"], hparams["lr"], hparams["batch_size"]) == ("logistic", 0.001, 32)
     assert (hparams["example_frames"], hparams["example_hop"]) == (11, 5)
     with pytest.raises(ParameterError, match="unknown name 'nh' for the cnn model; known: adam_eps, batch_size"):
-        baseline_hparams("cnn", features, "nh=10")
+        baseline_hparams(CNN, features, "nh=10")
     with pytest.raises(ParameterError, match="--hparams: batch_size='big' is not a int"):
-        baseline_hparams("mlp", features, "batch_size=big")
+        baseline_hparams(MLP, features, "batch_size=big")
     with pytest.raises(ParameterError, match="classifier must be softmax or logistic, got 'hinge'"):
-        baseline_hparams("mlp", features, "classifier=hinge")
+        baseline_hparams(MLP, features, "classifier=hinge")
     with pytest.raises(ParameterError, match="--hparams sets the cnn and mlp baselines"):
         model_kind(load_config("toy"), "mclnn", "lr=0.1")
-    with pytest.raises(ParameterError, match="--model 'svm' is not one of mclnn, cnn, mlp"):
+    with pytest.raises(ParameterError, match="--model must be one of mclnn, cnn, mlp; got .svm."):
         model_kind(load_config("toy"), "svm")
 
 
@@ -58,8 +59,8 @@ def test_logistic_classifier_loss_is_binary_cross_entropy_of_one_hot_labels():
 
 
 @pytest.fixture(scope="module")
-def toy_dcase(tmp_path_factory):
-    """The toy clips with the DCASE 2018 log-mel features, transformed and split into 4 folds."""
+def toy_dcase_folds(tmp_path_factory):
+    """The toy clips with the DCASE 2018 log-mel features, transformed and split into 4 folds, once."""
     root = tmp_path_factory.mktemp("toy-dcase")
     source = write_toy_dataset(root / "audio")
     config = load_config("toy-dcase2018")
@@ -68,6 +69,16 @@ def toy_dcase(tmp_path_factory):
     return source, root / "out"
 
 
+@pytest.fixture
+def toy_dcase(toy_dcase_folds, tmp_path):
+    """A copy of the folds' output folder for one test: no test sees another's weights."""
+    source, shared = toy_dcase_folds
+    out = tmp_path / "out"
+    shutil.copytree(shared, out, copy_function=shutil.copy2)
+    return source, out
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("model, hparams", [("cnn", "lr=0.001"), ("mlp", "lr=0.001,classifier=logistic")])
 def test_baseline_trains_reports_and_predicts_what_the_report_scored(toy_dcase, model, hparams):
     from mclnn.train.predict import list_clips, load_trained_models, predict_clips

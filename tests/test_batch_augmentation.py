@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mclnn.config import TrainingSettings
-from mclnn.train.batch_augmentation import AugmentedBatches, BatchAugmentation
+from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 
 
 class ListBatches:

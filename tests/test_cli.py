@@ -188,6 +188,7 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
                                      "give a CSV with an fname column")
 
 
+@pytest.mark.slow
 def test_without_a_terminal_each_epoch_is_a_line_and_a_rerun_says_what_it_skips(tmp_path):
     """As under cron: stderr is a pipe. TensorFlow's start-up lines and retracing warnings stay out."""
     out = tmp_path / "toy"
@@ -211,6 +212,7 @@ def test_without_a_terminal_each_epoch_is_a_line_and_a_rerun_says_what_it_skips(
     assert "trial 1 is finished; skipping it" in again.stderr.splitlines()
 
 
+@pytest.mark.slow
 def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp_path):
     out = tmp_path / "toy"
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}

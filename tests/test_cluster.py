@@ -15,15 +15,16 @@ import pytest
 from mclnn.cluster import connect
 from mclnn.config import load_config
 from mclnn.errors import DatasetError
-from mclnn.folds import make_folds
 from mclnn.preprocess.toy import write_toy_dataset
-from mclnn.preprocess.transform import dataset_path, transform_dataset
+from mclnn.preprocess.transform import transform_dataset
 from mclnn.train import TrialPaths, cv_train, weights_dir
 from mclnn.train.predict import list_clips, load_trained_models, predict_clips, predict_on_workers
 
-from conftest import TINY_FEATURES
 
 distributed = pytest.importorskip("distributed")
+
+
+pytestmark = pytest.mark.slow  # every test starts Dask workers
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +78,6 @@ def test_a_bad_address_is_one_line_within_seconds_and_writes_nothing(tmp_path):
         "Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered there (Timed out trying to connect to "
         "tcp://127.0.0.1:9 after 5 s); start one with `dask scheduler` and give the address it prints"]
     assert not (tmp_path / "out").exists()
-
-
-@pytest.fixture(scope="module")
-def toy_folds(tmp_path_factory):
-    """The toy dataset (40 clips, 4 folds), shared read-only: tests train in copies."""
-    root = tmp_path_factory.mktemp("toy")
-    config = load_config("toy")
-    transform_dataset(config, source_dir=write_toy_dataset(root / "audio"), out_dir=root / "out")
-    make_folds(config, dataset_file=dataset_path(root / "out"), out_dir=root / "out", k=4, seed=0)
-    return root / "out"
 
 
 def _scores(report):

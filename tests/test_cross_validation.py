@@ -10,26 +10,14 @@ import pytest
 import mclnn
 from mclnn.config import load_config
 from mclnn.errors import DatasetError, ParameterError
-from mclnn.folds import make_folds
 from mclnn.preprocess.toy import write_toy_dataset
-from mclnn.preprocess.transform import dataset_path, transform_dataset
+from mclnn.preprocess.transform import dataset_path
 from mclnn.train import cv_train
 from mclnn.train import TrialPaths, weights_dir
 
 
 def toy_config(*overrides):
     return load_config("toy", overrides=["training.epochs=6", *overrides])
-
-
-@pytest.fixture(scope="module")
-def toy_folds(tmp_path_factory):
-    """The toy dataset (40 clips, 5 classes), transformed and split into 4 folds, shared read-only."""
-    root = tmp_path_factory.mktemp("toy")
-    source = write_toy_dataset(root / "audio")
-    config = toy_config()
-    transform_dataset(config, source_dir=source, out_dir=root / "out")
-    make_folds(config, dataset_file=dataset_path(root / "out"), out_dir=root / "out", k=4, seed=0)
-    return root / "out"
 
 
 @pytest.fixture
@@ -41,6 +29,7 @@ def out(toy_folds, tmp_path):
     return shutil.copytree(toy_folds, tmp_path / "out", copy_function=shutil.copyfile)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["segment", "clip"])
 def test_two_trials_learn_well_above_chance_and_report(out, mode):
     config = toy_config(f"training.mode={mode}")
@@ -75,6 +64,7 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     assert report["trials"][0]["training_mode"] == mode
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["segment", "clip"])
 def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
     config = toy_config(f"training.mode={mode}")
@@ -111,6 +101,7 @@ def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
         cv_train(toy_config("training.step=3"), out_dir=out, trial=1, evaluate_only=True)
 
 
+@pytest.mark.slow
 def test_changed_settings_retrain_and_say_which(out, caplog):
     cv_train(toy_config(), out_dir=out, trial=1)
     seen = []
@@ -128,6 +119,7 @@ def test_early_stopping_keeps_the_best_epoch(out):
     assert report["trials"][0]["best_epoch"] == 1
 
 
+@pytest.mark.slow
 def test_seeds_make_runs_repeatable(out, tmp_path):
     config = toy_config("training.epochs=2")
     first = cv_train(config, out_dir=out, trial=1)
@@ -165,7 +157,7 @@ def test_bad_inputs_are_named(out, tmp_path):
 def test_clip_mode_model_loads_and_predicts_through_plain_keras(out, rng):
     import keras
 
-    from mclnn.train.model import clip_model
+    from mclnn.train.model.mclnn import clip_model
 
     cv_train(toy_config("training.mode=clip", "training.epochs=2"), out_dir=out, trial=1)
     model = keras.models.load_model(weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01" / "model.keras")
@@ -205,10 +197,10 @@ def test_keep_last_keeps_the_last_epoch(out):
 
     from mclnn import load_dataset
     from mclnn.folds import read_folds_manifest
-    from mclnn.train.batch_augmentation import BatchAugmentation
-    from mclnn.train.model_kinds import model_kind
-    from mclnn.train.trainer import train_trial
-    from mclnn.train.trial_clips import TrialClips
+    from mclnn.train.fit.batch_augmentation import BatchAugmentation
+    from mclnn.train.model.kinds import model_kind
+    from mclnn.train.fit.trainer import train_trial
+    from mclnn.train.clips.trial_clips import TrialClips
 
     config = toy_config(*RECIPE, "training.keep=last")
     kind = model_kind(config)
@@ -222,10 +214,11 @@ def test_keep_last_keeps_the_last_epoch(out):
                             paths=paths, run_hash="h", model_hash="m")
     assert state.epoch == 4
     kept, last = keras.models.load_model(paths.model), keras.models.load_model(paths.checkpoint)
-    for kept_weights, last_weights in zip(kept.get_weights(), kind.training_mode.kept(last, kind).get_weights()):
+    for kept_weights, last_weights in zip(kept.get_weights(), kind.training_mode.kept(last, kind.sizes).get_weights()):
         np.testing.assert_array_equal(kept_weights, last_weights)
 
 
+@pytest.mark.slow
 def test_seeds_repeat_the_cross_validation_and_predict_averages_them(out):
     from mclnn.train.predict import load_trained_models
 

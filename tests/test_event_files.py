@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from mclnn.train.event_files import EpochEvents
+from mclnn.train.fit.event_files import EpochEvents
 
 
 def _read(path):
@@ -51,9 +51,9 @@ def test_a_corrupted_record_fails_its_checksum(tmp_path):
 
 def test_other_backends_never_import_tensorflow():
     script = ("import sys\n"
-              "from mclnn.train.quiet_import import import_tensorflow\n"
+              "from mclnn.quiet_import import import_tensorflow\n"
               "import_tensorflow()\n"
-              "import mclnn.train.event_files\n"
+              "import mclnn.train.fit.event_files\n"
               "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
     result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
                             capture_output=True, text=True)

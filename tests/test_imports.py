@@ -6,9 +6,14 @@ import pytest
 HEAVY = ("librosa", "tensorflow", "keras", "muda")
 
 
-# mclnn.train.worker_tasks: workers unpickle tasks through it, and load TensorFlow quietly only after.
-@pytest.mark.parametrize("module", ["mclnn", "mclnn.config", "mclnn.train.metrics", "mclnn.dataset_file",
-                                    "mclnn.folds", "mclnn.cli", "mclnn.cluster", "mclnn.train.worker_tasks"])
+# The workers' modules: workers unpickle tasks through them, and load TensorFlow quietly only after.
+# The registries: checking a name or listing a CLI choice loads no framework.
+@pytest.mark.parametrize("module", ["mclnn", "mclnn.config", "mclnn.variants", "mclnn.train.evaluate.metrics",
+                                    "mclnn.dataset_file", "mclnn.folds", "mclnn.cli", "mclnn.cluster",
+                                    "mclnn.train.run.worker", "mclnn.train.predict.worker", "mclnn.train.trial_files",
+                                    "mclnn.train.clips", "mclnn.train.model", "mclnn.train.fit", "mclnn.train.evaluate",
+                                    "mclnn.train.run", "mclnn.train.predict", "mclnn.train.fit.schedules",
+                                    "mclnn.train.fit.monitors", "mclnn.preprocess.feature_presets"])
 def test_light_modules_load_no_heavy_framework(module):
     code = f"import sys, {module}; print(' '.join(name for name in {HEAVY!r} if name in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

@@ -4,8 +4,8 @@ import pytest
 
 from mclnn.config import load_config
 from mclnn.errors import ParameterError
-from mclnn.train.layers import MaskedConditional, band_mask
-from mclnn.train.model import build_model
+from mclnn.train.model.layers import MaskedConditional, band_mask
+from mclnn.train.model.mclnn import build_model
 
 
 def slow_mask(l, e, bw, ov):
@@ -144,8 +144,8 @@ def test_banded_and_dense_have_the_same_gradients(rng):
 
 @pytest.mark.parametrize("step", [1, 3])
 def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
-    from mclnn.train.model import clip_model, scoring_model, segment_model
-    from mclnn.train.segments import segment_starts
+    from mclnn.train.model.mclnn import clip_model, scoring_model, segment_model
+    from mclnn.train.clips.segments import segment_starts
 
     settings = load_config("esc10").model
     model = build_model(settings, n_features=120, n_classes=10, seed=2)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mclnn.train.metrics import average_precision_at_3, clip_scores, summarize_clip
+from mclnn.train.evaluate.metrics import average_precision_at_3, clip_scores, summarize_clip
 
 
 @pytest.mark.parametrize("probabilities, label, expected", [

@@ -3,13 +3,13 @@ import math
 import pytest
 
 from mclnn.config import TrainingSettings
-from mclnn.train.schedules import SCHEDULES
-from mclnn.train.trainer import TrainingState
+from mclnn.variants import SCHEDULES
+from mclnn.train.trial_files import TrainingState
 
 
 def schedule(name, **settings):
     training = TrainingSettings(schedule=name, learning_rate=1e-3, epochs=10, **settings)
-    return SCHEDULES[name](training)
+    return SCHEDULES.load(name)(training)
 
 
 def test_constant_is_the_peak_throughout():

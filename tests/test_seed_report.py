@@ -3,13 +3,12 @@ import json
 import numpy as np
 import pytest
 
-from mclnn.train.seed_report import write_seeds_report
+from conftest import hand_made_trial
+from mclnn.train.evaluate.seed_report import write_seeds_report
 
 
 def trial(number, clips):
-    return {"trial": number, "clips": [{"index": index, "label": label, "segment_votes": [1, 0],
-                                        "mean_probabilities": probabilities}
-                                       for index, label, probabilities in clips]}
+    return hand_made_trial(number, clips)
 
 
 def test_seeds_mean_spread_and_ensemble_on_hand_made_clips(tmp_path):
@@ -25,8 +24,11 @@ def test_seeds_mean_spread_and_ensemble_on_hand_made_clips(tmp_path):
     # Ensemble: clip 2 averages to [0.425, 0.575] (wrong), clip 3 to [0.575, 0.425] (wrong).
     assert report["ensemble"]["mean_probability_accuracy"] == 0.5
     assert report["ensemble"]["confusion"] == [[1, 1], [1, 1]]
-    low, high = report["bootstrap_95"]
-    assert 0 <= low <= 0.75 <= high <= 1
+    # Per clip, the share of seeds right is 1, 1, 0.5, 0.5: a resample of 4 clips averages 0.5 at
+    # worst and 1 at best, and each of those happens with chance 1/16, more than the 2.5% tails.
+    assert report["bootstrap_95"] == [0.5, 1.0]
+    # The ensemble is right on clips 0 and 1 only: its resamples reach 0 and 1 the same way.
+    assert report["ensemble"]["bootstrap_95"] == [0.0, 1.0]
     assert json.loads((tmp_path / "report_seeds.json").read_text()) == report
     assert "Mean over seeds: **0.7500** ± 0.0000" in (tmp_path / "report_seeds.md").read_text()
     assert (tmp_path / "confusion_ensemble.png").is_file()

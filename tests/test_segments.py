@@ -4,7 +4,7 @@ import pytest
 
 from mclnn import load_dataset
 from mclnn.errors import DatasetError
-from mclnn.train.segments import SegmentBatches, StandardizedClips
+from mclnn.train.clips.segments import SegmentBatches, StandardizedClips
 
 
 def test_clips_shorter_than_a_segment_are_named(tmp_path, rng):

@@ -1,7 +1,7 @@
 """Learning-rate schedules: the rate at every point of training, one kind per ``training.schedule``.
 
 A schedule gives the rate at a fractional epoch (``epoch + batches done / batches``),
-so warm-up and decay move every step; :data:`SCHEDULES` maps the setting's names to them.
+so warm-up and decay move every step; :data:`mclnn.variants.SCHEDULES` maps the setting's names to them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 
 from mclnn.config import TrainingSettings
 
-__all__ = ["SCHEDULES", "ConstantSchedule", "CosineSchedule", "OneCycleSchedule", "PlateauSchedule", "Schedule"]
+__all__ = ["ConstantSchedule", "CosineSchedule", "OneCycleSchedule", "PlateauSchedule", "Schedule"]
 
 # One-cycle starts at the peak divided by this (the usual choice for one-cycle).
 _ONE_CYCLE_START_DIVISOR = 25.0
@@ -38,7 +38,7 @@ class Schedule:
         raise NotImplementedError
 
     def end_epoch(self, state, *, improved: bool) -> None:
-        """Update ``state`` (a :class:`mclnn.train.trainer.TrainingState`) after an epoch; most schedules need not."""
+        """Update ``state`` (a :class:`mclnn.train.trial_files.TrainingState`) after an epoch; most schedules need not."""
 
 
 class ConstantSchedule(Schedule):
@@ -85,6 +85,3 @@ class PlateauSchedule(Schedule):
             state.rate_scale *= self.training.plateau_factor
             state.plateau_wait = 0
 
-
-SCHEDULES: dict[str, type[Schedule]] = {"constant": ConstantSchedule, "cosine": CosineSchedule,
-                                        "one-cycle": OneCycleSchedule, "plateau": PlateauSchedule}

@@ -7,8 +7,8 @@ import numpy as np
 from keras import ops
 
 from mclnn.config import ModelSettings
-from mclnn.train.layers import MaskedConditional
-from mclnn.train.segments import INFERENCE_CLIPS
+from mclnn.train.model.layers import MaskedConditional
+from mclnn.train.clips.segments import INFERENCE_CLIPS
 
 __all__ = ["PerSegment", "build_model", "clip_model", "clip_segment_probabilities", "predict_padded", "scoring_model",
            "segment_model"]

@@ -3,7 +3,7 @@
 Reads the folds manifest written by ``mclnn folds``, and writes under
 ``<out>/<TAG>_folds_<k>_weights/`` (MCLNN) or ``<out>/<TAG>_folds_<k>_<model>_weights/``
 (a baseline) one folder per trial (:class:`mclnn.train.trial_files.TrialPaths`) and the
-pooled ``report.json`` and ``report.md`` (:mod:`mclnn.train.report`).
+pooled ``report.json`` and ``report.md`` (:mod:`mclnn.train.evaluate.report`).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from mclnn.config import DatasetConfig, FeatureSettings
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_manifest
-from mclnn.train.model_kinds import ModelKind, model_kind
-from mclnn.train.report import settings_changes, write_report
-from mclnn.train.seed_report import write_seeds_report
-from mclnn.train.trial_tasks import run_trials
-from mclnn.train.worker_tasks import SeedRun, TrialTask
-from mclnn.train.trial_files import TrialPaths, read_json, weights_dir
+from mclnn.train.evaluate.report import write_report
+from mclnn.train.evaluate.seed_report import write_seeds_report
+from mclnn.train.model.kinds import ModelKind, model_kind
+from mclnn.train.run.seed_run import SeedRun, TrialTask
+from mclnn.train.run.tasks import run_trials
+from mclnn.train.trial_files import TrialPaths, TrialReport, settings_changes, weights_dir
 
 __all__ = ["cv_train"]
 
@@ -53,7 +53,7 @@ def cv_train(
     trial resumes from its last checkpoint, and the report covers every finished trial.
     With ``seeds``, the whole cross-validation runs once per seed, each in its own
     ``seed_<s>`` folder under the weights folder, and ``report_seeds.json`` and
-    ``report_seeds.md`` there summarize them (:func:`mclnn.train.seed_report.write_seeds_report`).
+    ``report_seeds.md`` there summarize them (:func:`mclnn.train.evaluate.seed_report.write_seeds_report`).
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def cv_train(
     progress : callable, optional
         ``progress(trial, epoch, epochs, logs)`` after every epoch (trials run here, one at a time).
     model : str
-        A name of :data:`mclnn.train.model_kinds.MODEL_KINDS`: ``mclnn``, or a DCASE
+        A name of :data:`mclnn.variants.MODEL_KINDS`: ``mclnn``, or a DCASE
         2018 baseline (``cnn``, ``mlp``).
     hparams : str, optional
         A baseline's hyperparameter overrides, ``name=value,...``.
@@ -82,7 +82,7 @@ def cv_train(
         Trials (of all seeds) run at once in separate local processes.
     client : distributed.Client, optional
         Run each (seed, trial) as a task on this Dask cluster's workers
-        (:mod:`mclnn.train.trial_tasks`); this process writes the reports.
+        (:mod:`mclnn.train.run.tasks`); this process writes the reports.
 
     Returns
     -------
@@ -159,29 +159,28 @@ def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_onl
             logger.info("trial %d has no trained model; it is left out of the report", entry["trial"])
             return False
         return True
-    finished = read_json(paths.report)
-    if finished is not None and finished.get("settings_hash") == run.run_hash:
+    finished = TrialReport.read(paths.report)
+    if finished is not None and finished.settings_hash == run.run_hash:
         logger.info("trial %d is finished; skipping it", entry["trial"])
         return False
     if finished is not None:
-        logger.info("trial %d: training anew, as %s", entry["trial"], settings_changes(finished.get("settings"),
-                                                                                         run.settings))
+        logger.info("trial %d: training anew, as %s", entry["trial"], settings_changes(finished.settings, run.settings))
     return True
 
 
 def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, evaluate_only: bool):
     """Write one run's report over its finished trials; the report and those trials' reports."""
-    reports = [read_json(TrialPaths.of(run.folder, entry["trial"]).report) for entry in manifest["trials"]]
+    reports = [TrialReport.read(TrialPaths.of(run.folder, entry["trial"]).report) for entry in manifest["trials"]]
     finished = [report for report in reports if report is not None and (
-        report.get("model_hash") == run.model_hash if evaluate_only else report.get("settings_hash") == run.run_hash)]
+        report.model_hash == run.model_hash if evaluate_only else report.settings_hash == run.run_hash)]
     if not finished:
         raise DatasetError(f"{run.folder}: no finished trial to report on; run cv-train without --evaluate-only")
-    if len({report["settings_hash"] for report in finished}) > 1:
+    if len({report.settings_hash for report in finished}) > 1:
         logger.warning("the report holds trials trained with different training settings")
     # Trials run as separate jobs may finish together: the report waits its turn.
     with exclusive_lock(run.folder / "report.json", wait=True):
         report = write_report(finished, dataset=run.config.name, k=manifest["k"], class_names=dataset.class_names,
-                              folder=run.folder, model=kind.name, settings=finished[0].get("settings", run.settings),
+                              folder=run.folder, model=kind.name, settings=finished[0].settings,
                               hparams=kind.hparams)
     return report, finished
 

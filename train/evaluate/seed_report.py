@@ -9,22 +9,23 @@ from typing import Sequence
 import numpy as np
 
 from mclnn.atomic import atomic_write_text
-from mclnn.train.metrics import clip_scores, summarize_clip
+from mclnn.train.evaluate.metrics import clip_scores, summarize_clip
 from mclnn.train.pictures import save_confusion_matrix
+from mclnn.train.trial_files import TrialReport
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "write_seeds_report"]
 
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def write_seeds_report(seed_trials: dict[int, Sequence[dict]], *, dataset: str, model: str, k: int,
+def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset: str, model: str, k: int,
                        class_names: Sequence[str], folder: str | Path) -> dict:
     """Write ``report_seeds.json``, ``report_seeds.md`` and the ensemble's confusion matrix.
 
     Parameters
     ----------
-    seed_trials : dict of int to list of dict
-        Per seed, its finished trials' reports (with their ``clips``). Only the trials
+    seed_trials : dict of int to list of TrialReport
+        Per seed, its finished trials' reports. Only the trials
         every seed has finished are counted.
     dataset, model : str
     k : int
@@ -42,9 +43,9 @@ def write_seeds_report(seed_trials: dict[int, Sequence[dict]], *, dataset: str, 
     """
     folder = Path(folder)
     seeds = sorted(seed_trials)
-    common = sorted(set.intersection(*({trial["trial"] for trial in seed_trials[seed]} for seed in seeds)))
-    clips = {seed: [clip for trial in sorted(seed_trials[seed], key=lambda trial: trial["trial"])
-                    if trial["trial"] in common for clip in trial["clips"]] for seed in seeds}
+    common = sorted(set.intersection(*({trial.trial for trial in seed_trials[seed]} for seed in seeds)))
+    clips = {seed: [clip for trial in sorted(seed_trials[seed], key=lambda trial: trial.trial)
+                    if trial.trial in common for clip in trial.clips] for seed in seeds}
     labels = np.array([clip["label"] for clip in clips[seeds[0]]])
     for seed in seeds[1:]:
         if [clip["index"] for clip in clips[seed]] != [clip["index"] for clip in clips[seeds[0]]]:

@@ -1,9 +1,11 @@
-"""A cross-validation's (seed, trial) tasks: run one after another here, or side by side in local
-processes (``--jobs``) or on a Dask cluster's workers (``--scheduler``), through one joblib code path.
+"""Submitting a cross-validation's (seed, trial) tasks: one after another here, or side by side in
+local processes (``--jobs``) or on a Dask cluster's workers (``--scheduler``), through one joblib
+code path.
 
-A task in another process opens Dataset.hdf5 itself and writes its trial folder under the
-output folder (on a cluster: a shared filesystem). The trial's lock keeps two processes off
-one trial, and a task retried after its worker was lost resumes from the trial's checkpoint.
+A task in another process (:mod:`mclnn.train.run.worker`) opens Dataset.hdf5 itself and
+writes its trial folder under the output folder (on a cluster: a shared filesystem). The
+trial's lock keeps two processes off one trial, and a task retried after its worker was
+lost resumes from the trial's checkpoint.
 """
 
 from __future__ import annotations
@@ -16,17 +18,16 @@ from typing import Any, Sequence
 
 import joblib
 
-from mclnn.atomic import exclusive_lock
 from mclnn.cluster import task_backend
 from mclnn.dataset_file import Dataset
-from mclnn.train.model_kinds import ModelKind
-from mclnn.train.scorer import Scorer
-from mclnn.train.trainer import EpochProgress
-from mclnn.train.trial import run_trial
-from mclnn.train.trial_files import TrialPaths
-from mclnn.train.worker_tasks import TrialTask, run_trial_task
+from mclnn.train.evaluate.scorer import Scorer
+from mclnn.train.fit.trainer import EpochProgress
+from mclnn.train.model.kinds import ModelKind
+from mclnn.train.run.seed_run import TrialTask
+from mclnn.train.run.trial import run_task
+from mclnn.train.run.worker import run_trial_task
 
-__all__ = ["run_task", "run_trials"]
+__all__ = ["run_trials"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset,
     """
     common = {"out_dir": out_dir, "evaluate_only": evaluate_only, "pictures": pictures}
     if jobs == 1 and client is None:
-        scorer = Scorer(kind)  # one for every task: its compiled model is traced once, not per trial
+        scorer = Scorer(kind.scoring)  # one for every task: its compiled model is traced once, not per trial
         for task in tasks:
-            run_task(task, scorer, dataset, progress=progress, **common)
+            run_task(task, kind, scorer, dataset, progress=progress, **common)
         return
     remote = {"model": model, "hparams": hparams, "dataset_file": out_dir / manifest["dataset_file"],
               "reference_layout": manifest["reference_layout"], **common}
@@ -53,16 +54,6 @@ def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset,
             joblib.delayed(run_trial_task)(task, **remote) for task in tasks)
         for done, (seed, trial, ran_on) in enumerate(finished, start=1):
             logger.info("seed %d trial %d finished on %s (%d of %d)", seed, trial, ran_on, done, len(tasks))
-
-
-def run_task(task: TrialTask, scorer: Scorer, dataset: Dataset, *, out_dir: Path, evaluate_only: bool,
-             pictures: bool, progress: EpochProgress | None) -> dict:
-    """Run one task under its trial's lock; the trial's report."""
-    paths = TrialPaths.of(task.run.folder, task.entry["trial"])
-    with exclusive_lock(paths.report):
-        return run_trial(task.run.config, scorer, dataset, task.entry, paths, run_hash=task.run.run_hash,
-                         model_hash=task.run.model_hash, settings=task.run.settings, evaluate_only=evaluate_only,
-                         pictures=pictures, out_dir=out_dir, progress=progress)
 
 
 @contextlib.contextmanager

@@ -9,25 +9,27 @@ from pathlib import Path
 
 import keras
 
+from mclnn.atomic import exclusive_lock
 from mclnn.cluster import where_am_i
 from mclnn.config import DatasetConfig
 from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError, ParameterError
-from mclnn.train.batch_augmentation import BatchAugmentation
-from mclnn.train.evaluation import evaluate_model
-from mclnn.train.scorer import Scorer
-from mclnn.train.trainer import EpochProgress, TrainingState, train_trial
-from mclnn.train.trial_clips import TrialClips
-from mclnn.train.trial_files import ModelInfo, TrialPaths, read_json, write_json
+from mclnn.train.clips.trial_clips import TrialClips
+from mclnn.train.evaluate.scorer import Scorer, evaluate_model
+from mclnn.train.fit.batch_augmentation import BatchAugmentation
+from mclnn.train.fit.trainer import EpochProgress, train_trial
+from mclnn.train.model.kinds import ModelKind
+from mclnn.train.run.seed_run import TrialTask
+from mclnn.train.trial_files import ModelInfo, TrainingState, TrialPaths, TrialReport
 
-__all__ = ["run_trial"]
+__all__ = ["run_task", "run_trial"]
 
 logger = logging.getLogger(__name__)
 
 
-def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: dict, paths: TrialPaths, *,
-              run_hash: str, model_hash: str, settings: dict, evaluate_only: bool, pictures: bool,
-              out_dir: str | Path, progress: EpochProgress | None = None) -> dict:
+def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: Dataset, entry: dict,
+              paths: TrialPaths, *, run_hash: str, model_hash: str, settings: dict, evaluate_only: bool,
+              pictures: bool, out_dir: str | Path, progress: EpochProgress | None = None) -> TrialReport:
     """Train (or resume, or with ``evaluate_only`` reuse) one trial's model, score its test clips, write its folder.
 
     Writes the trial's ``report.json`` and ``model_info.json`` (and with ``pictures`` the
@@ -36,8 +38,10 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
     Parameters
     ----------
     config : DatasetConfig
+    kind : ModelKind
+        The model's kind, from ``config``.
     scorer : Scorer
-        Scores the test clips; its kind is the model's.
+        Scores the test clips; made for ``kind.scoring``.
     dataset : Dataset
     entry : dict
         The trial's entry in the folds manifest.
@@ -48,7 +52,7 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
         Identifies the settings scoring it depends on; with ``evaluate_only`` a model
         trained with other training settings (epochs, rates) is scored all the same.
     settings : dict
-        The model and training settings (:func:`mclnn.train.report.recorded_settings`), for the report.
+        The model and training settings (:func:`mclnn.train.evaluate.report.recorded_settings`), for the report.
     evaluate_only, pictures : bool
     out_dir : str or Path
         The folder of the folds' files.
@@ -56,8 +60,8 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
 
     Returns
     -------
-    dict
-        The trial's report.
+    TrialReport
+        The trial's report, as written.
 
     Raises
     ------
@@ -65,14 +69,13 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
         With ``evaluate_only``: no model of these settings to evaluate.
     """
     started = time.perf_counter()
-    kind = scorer.kind
-    clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames)
+    clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames, remedy=kind.segment_remedy)
     test = clips.clips("test")
     if evaluate_only:
         state = _trained_state(paths, entry["trial"], run_hash, model_hash)
-        previous = read_json(paths.report)
-        if previous is not None and previous.get("settings_hash") == state.settings_hash and "settings" in previous:
-            settings = previous["settings"]  # those it was trained with, which may differ in training settings
+        previous = TrialReport.read(paths.report)
+        if previous is not None and previous.settings_hash == state.settings_hash:
+            settings = previous.settings  # those it was trained with, which may differ in training settings
     else:
         augmentation = BatchAugmentation(config.training, n_classes=len(dataset.class_names),
                                             feature_blocks=2 if config.features.delta else 1)
@@ -82,39 +85,35 @@ def run_trial(config: DatasetConfig, scorer: Scorer, dataset: Dataset, entry: di
                             model_hash=model_hash, progress=progress)
     model = keras.models.load_model(paths.model)
     evaluation = evaluate_model(model, scorer, test, filenames=dataset.filenames, n_classes=len(dataset.class_names))
-    report = {
-        "trial": entry["trial"],
-        "test_fold": entry["test_fold"],
-        "validation_fold": entry["validation_fold"],
-        "settings_hash": state.settings_hash,
-        "model_hash": model_hash,
-        "settings": settings,
-        "model": kind.name,
-        "hparams": kind.hparams,
-        "training_mode": kind.mode,
-        "epochs_run": state.epoch,
-        "resumed_after": state.resumed_after,
-        "best_epoch": state.best_epoch,
-        "kept": config.training.keep,
-        "monitor": config.training.monitor,
-        "best_monitored": state.best,
-        "train_seconds": state.seconds,
-        **evaluation,
-        "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "evaluate_seconds": round(time.perf_counter() - started, 1),
-        "ran_on": where_am_i(),
-    }
+    report = TrialReport(
+        trial=entry["trial"], test_fold=entry["test_fold"], validation_fold=entry["validation_fold"],
+        settings_hash=state.settings_hash, model_hash=model_hash, settings=settings, model=kind.name,
+        hparams=kind.hparams, training_mode=kind.mode, epochs_run=state.epoch, resumed_after=state.resumed_after,
+        best_epoch=state.best_epoch, kept=config.training.keep, monitor=config.training.monitor,
+        best_monitored=state.best, train_seconds=state.seconds, scores=evaluation["scores"], clips=evaluation["clips"],
+        evaluated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        evaluate_seconds=round(time.perf_counter() - started, 1), ran_on=where_am_i())
     if pictures:
         kind.save_pictures(model, test, prefix=paths.pictures)
     ModelInfo(dataset=config.name, model=kind.name, hparams=kind.hparams, segment_frames=kind.segment_frames,
               step=kind.step, class_names=list(dataset.class_names), features=config.features,
               mean_vector=clips.mean_vector, std_vector=clips.std_vector, settings_hash=state.settings_hash
               ).write(paths.info)
-    write_json(paths.report, report)
+    report.write(paths.report)
     paths.checkpoint.unlink(missing_ok=True)
     logger.info("trial %d: clip accuracy %.3f (mean-probability vote)", entry["trial"],
-                report["scores"]["mean_probability_accuracy"])
+                report.scores["mean_probability_accuracy"])
     return report
+
+
+def run_task(task: TrialTask, kind: ModelKind, scorer: Scorer, dataset: Dataset, *, out_dir: Path,
+             evaluate_only: bool, pictures: bool, progress: EpochProgress | None) -> TrialReport:
+    """Run one task under its trial's lock (:func:`run_trial`); the trial's report."""
+    paths = TrialPaths.of(task.run.folder, task.entry["trial"])
+    with exclusive_lock(paths.report):
+        return run_trial(task.run.config, kind, scorer, dataset, task.entry, paths, run_hash=task.run.run_hash,
+                         model_hash=task.run.model_hash, settings=task.run.settings, evaluate_only=evaluate_only,
+                         pictures=pictures, out_dir=out_dir, progress=progress)
 
 
 def _trained_state(paths: TrialPaths, trial: int, run_hash: str, model_hash: str) -> TrainingState:

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import mclnn
 from mclnn.atomic import atomic_write_text
-from mclnn.config import TrainingSettings
-from mclnn.train.metrics import clip_scores
+from mclnn.train.evaluate.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
-from mclnn.train.trial_files import TrialPaths
+from mclnn.train.trial_files import TrialPaths, TrialReport
 
-__all__ = ["recorded_settings", "settings_changes", "write_report"]
+__all__ = ["write_report"]
 
 _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority-vote acc"),
             ("mean_probability_accuracy", "mean-prob acc"), ("f1_micro", "F1 micro"),
             ("f1_weighted", "F1 weighted"), ("map_at_3", "MAP@3")]
 
 
-def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_names: Sequence[str],
+def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, class_names: Sequence[str],
                  folder: str | Path, model: str, settings: dict, hparams: dict | None = None) -> dict:
     """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
 
     The pooled scores are computed over the test clips of all finished trials together;
     the mean and standard deviation are over the trials' scores. ``model``, its and the
-    training's ``settings`` (:func:`recorded_settings`), the seed, the date and the mclnn
+    training's ``settings`` (:func:`mclnn.train.trial_files.recorded_settings`), the seed, the date and the mclnn
     version are recorded. Pictures of trials that are not
     in the report (left from earlier runs) are removed.
 
@@ -39,8 +37,8 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         The content of report.json.
     """
     folder = Path(folder)
-    labels = [clip["label"] for report in trial_reports for clip in report["clips"]]
-    summaries = [clip for report in trial_reports for clip in report["clips"]]
+    labels = [clip["label"] for report in trial_reports for clip in report.clips]
+    summaries = [clip for report in trial_reports for clip in report.clips]
     pooled = clip_scores(labels, summaries, n_classes=len(class_names))
     report = {
         "dataset": dataset,
@@ -52,10 +50,10 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         "mclnn_version": mclnn.__version__,
         "k": k,
         "class_names": list(class_names),
-        "trials_finished": [trial["trial"] for trial in trial_reports],
-        "trials": [{key: value for key, value in trial.items() if key != "clips"} for trial in trial_reports],
+        "trials_finished": [trial.trial for trial in trial_reports],
+        "trials": [trial.summary() for trial in trial_reports],
         "pooled": pooled,
-        "over_trials": {key: _mean_and_std([trial["scores"][key] for trial in trial_reports]) for key, _ in _COLUMNS},
+        "over_trials": {key: _mean_and_std([trial.scores[key] for trial in trial_reports]) for key, _ in _COLUMNS},
     }
     atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(folder / "report.md", _markdown(report))
@@ -63,35 +61,17 @@ def write_report(trial_reports: Sequence[dict], *, dataset: str, k: int, class_n
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
                               title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
                               path=folder / f"confusion_{vote}.png")
-    reported = {TrialPaths.of(folder, trial["trial"]).pictures for trial in trial_reports}
+    reported = {TrialPaths.of(folder, trial.trial).pictures for trial in trial_reports}
     for picture in folder.glob("trial_*_*.png"):
         if not any(picture.name.startswith(f"{Path(prefix).name}_") for prefix in reported):
             picture.unlink()
     for trial in trial_reports:
-        paths = TrialPaths.of(folder, trial["trial"])
+        paths = TrialPaths.of(folder, trial.trial)
         if paths.history.is_file():
-            save_training_curves(json.loads(paths.history.read_text()), best_epoch=trial.get("best_epoch"),
-                                 title=f"{dataset} {model} trial {trial['trial']} (tests fold {trial['test_fold']})",
+            save_training_curves(json.loads(paths.history.read_text()), best_epoch=trial.best_epoch,
+                                 title=f"{dataset} {model} trial {trial.trial} (tests fold {trial.test_fold})",
                                  path=f"{paths.pictures}_curves.png")
     return report
-
-
-def recorded_settings(model_settings: Any, training: TrainingSettings) -> dict:
-    """The model's settings (a dataclass, or a baseline's hyperparameters) and the training settings, as JSON has them."""
-    model = dataclasses.asdict(model_settings) if dataclasses.is_dataclass(model_settings) else dict(model_settings)
-    return json.loads(json.dumps({"model": model, "training": dataclasses.asdict(training)}))
-
-
-def settings_changes(before: dict | None, after: dict) -> str:
-    """The settings that differ between two :func:`recorded_settings`, in words (at most 3 named)."""
-    if not before:
-        return "its settings were not recorded"
-    changed = [f"{section}.{name} {before.get(section, {}).get(name)!r} -> {value!r}"
-               for section in ("model", "training") for name, value in after[section].items()
-               if before.get(section, {}).get(name) != value]
-    if not changed:
-        return "the folds or Dataset.hdf5 changed"
-    return ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
 
 
 def _mean_and_std(values):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mclnn.dataset_file import Dataset
 from mclnn.folds.fold_files import read_trial_indices, read_trial_statistics
-from mclnn.train.segments import StandardizedClips
+from mclnn.train.clips.segments import StandardizedClips
 
 __all__ = ["TrialClips"]
 
@@ -23,6 +23,8 @@ class TrialClips:
         The folder the manifest's file names are relative to.
     segment_frames : int
         Every clip must hold one segment.
+    remedy : str
+        What to change when one does not (the model kind's own words).
 
     Raises
     ------
@@ -30,10 +32,11 @@ class TrialClips:
         A missing statistics file, or statistics of another feature count.
     """
 
-    def __init__(self, dataset: Dataset, entry: dict, *, out_dir: str | Path, segment_frames: int):
+    def __init__(self, dataset: Dataset, entry: dict, *, out_dir: str | Path, segment_frames: int, remedy: str = ""):
         self._dataset = dataset
         self._files = {name: Path(out_dir) / file for name, file in entry["files"].items()}
         self._segment_frames = segment_frames
+        self._remedy = remedy
         self.mean_vector, self.std_vector = read_trial_statistics(self._files["standardization"], dataset.n_features)
 
     def clips(self, name: str) -> StandardizedClips:
@@ -46,5 +49,5 @@ class TrialClips:
         """
         return StandardizedClips(self._dataset, read_trial_indices(self._files[name], self._dataset),
                                  mean_vector=self.mean_vector, std_vector=self.std_vector,
-                                 segment_frames=self._segment_frames)
+                                 segment_frames=self._segment_frames, remedy=self._remedy)
 

@@ -2,102 +2,29 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import keras
 
 from mclnn.atomic import atomic_path
 from mclnn.config import TrainingSettings
-from mclnn.train.batch_augmentation import AugmentedBatches, BatchAugmentation
-from mclnn.train.event_files import EpochEvents
-from mclnn.train.model_kinds import ModelKind
-from mclnn.train.schedules import SCHEDULES
-from mclnn.train.segments import StandardizedClips
-from mclnn.train.trial_files import TrialPaths, read_json, write_json
+from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
+from mclnn.train.fit.event_files import EpochEvents
+from mclnn.train.model.kinds import ModelKind
+from mclnn.train.clips.segments import StandardizedClips
+from mclnn.train.trial_files import TrainingState, TrialPaths, write_json
+from mclnn.variants import SCHEDULES
 
-__all__ = ["EpochProgress", "TrainingState", "train_trial"]
+__all__ = ["EpochProgress", "train_trial"]
 
 logger = logging.getLogger(__name__)
 
-# Called as progress(trial, epoch, epochs, logs) after every epoch.
 #: ``progress(trial, epoch, epochs, logs)`` after every epoch; ``logs`` holds the losses, accuracies,
 #: learning rate and the epoch's ``seconds``.
 EpochProgress = Callable[[int, int, int, dict], None]
-
-
-@dataclass
-class TrainingState:
-    """Where a trial's training stands; written after every epoch (``state.json``).
-
-    Attributes
-    ----------
-    settings_hash : str
-        The settings it is trained with; a checkpoint of other settings is not resumed.
-    model_hash : str or None
-        The settings that scoring the model depends on (its architecture, the segment
-        step, the folds); None in states written before it was recorded.
-    epoch : int
-        Epochs done.
-    best, best_epoch : float and int, or None
-        The best monitored value so far and its 1-based epoch.
-    wait : int
-        Epochs since the best one.
-    stopped : bool
-        Training has ended (early stopping or the last epoch).
-    seconds : float
-        Training time so far.
-    history : dict of list of float
-        Per-epoch losses, accuracies (training and ``val_``) and the learning rate.
-    rate_scale : float
-        What a ``plateau`` schedule has multiplied the learning rate by so far.
-    plateau_wait : int
-        Epochs since the ``plateau`` schedule last improved or reduced.
-    resumed_after : list of int
-        The epochs after which training was resumed from a checkpoint.
-    """
-
-    settings_hash: str
-    model_hash: str | None = None
-    epoch: int = 0
-    best: float | None = None
-    best_epoch: int | None = None
-    wait: int = 0
-    stopped: bool = False
-    seconds: float = 0.0
-    history: dict = field(default_factory=dict)
-    rate_scale: float = 1.0
-    plateau_wait: int = 0
-    resumed_after: list = field(default_factory=list)
-
-    @classmethod
-    def read(cls, path: str | Path) -> "TrainingState | None":
-        """The state written at ``path``, or None when there is none."""
-        content = read_json(path)
-        return None if content is None else cls(**content)
-
-    def write(self, path: str | Path) -> None:
-        """Write the state atomically."""
-        write_json(path, dataclasses.asdict(self))
-
-    def record(self, logs: dict, *, seconds: float, monitor: str) -> bool:
-        """Add an epoch's logs; True when its ``monitor`` value is the best so far."""
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-        value = logs[monitor]
-        improved = self.best is None or (value > self.best if monitor == "val_accuracy" else value < self.best)
-        if improved:
-            self.best, self.best_epoch, self.wait = value, self.epoch + 1, 0
-        else:
-            self.wait += 1
-        self.epoch += 1
-        self.seconds += seconds
-        return improved
 
 
 def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_features: int,
@@ -145,23 +72,23 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     if resumable and state.stopped:
         return state
     keras.utils.set_random_seed(training.seed + trial)
-    mode = kind.training_mode
+    mode, sizes = kind.training_mode, kind.sizes
     if resumable:
         logger.info("trial %d: resuming after epoch %d", trial, state.epoch)
         state.resumed_after.append(state.epoch)
         trainable = keras.models.load_model(paths.checkpoint)
-        model = mode.kept(trainable, kind)
+        model = mode.kept(trainable, sizes)
     else:
         state = TrainingState(run_hash, model_hash)
         model = kind.build(n_features=n_features, n_classes=augmentation.n_classes, seed=training.seed + 1000 * trial)
-        trainable = mode.trainable(model, kind)
+        trainable = mode.trainable(model, sizes)
         kind.compile(trainable)
     # ``model`` (per segment) is what is kept; ``trainable`` shares its layers.
-    train = AugmentedBatches(mode.training_batches(train_clips, kind, shuffle_seed=training.seed + trial),
+    train = AugmentedBatches(mode.training_batches(train_clips, sizes, shuffle_seed=training.seed + trial),
                              augmentation, seed=training.seed + trial, epoch=state.epoch)
-    validator, validation = mode.validation(model, trainable, validation_clips, kind)
+    validator, validation = mode.validation(model, trainable, validation_clips, sizes, compile=kind.compile)
     validation = AugmentedBatches(validation, augmentation)
-    schedule = SCHEDULES[training.schedule](training, peak=kind.learning_rate)
+    schedule = SCHEDULES.load(training.schedule)(training, peak=kind.learning_rate)
     events = EpochEvents(paths.events)
     for epoch in range(state.epoch, training.epochs):
         started = time.perf_counter()

@@ -1,8 +1,10 @@
-"""The kinds of model cv-train trains, behind one interface, and the registry of their names.
+"""The kinds of model cv-train trains, behind one interface.
 
 A kind owns how its model is built, compiled, fed and scored, and which settings
-identify a trained model; :data:`MODEL_KINDS` maps the names ``--model`` takes to kinds.
-Nothing outside this module compares model names.
+identify a trained model; :data:`mclnn.variants.MODEL_KINDS` maps the names ``--model``
+takes to kinds. Scoring needs no training settings: it is a class method that takes the
+model's :class:`~mclnn.train.trial_files.ScoringRecord`, so a saved model is scored
+from its ``model_info.json`` alone.
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ import numpy as np
 
 from mclnn.config import DatasetConfig, ModelSettings, TrainingSettings
 from mclnn.errors import ParameterError
-from mclnn.train.baselines import baseline_hparams, build_baseline, sparse_binary_crossentropy
-from mclnn.train.model import build_model, clip_segment_probabilities, predict_padded, scoring_model
-from mclnn.train.pictures import save_layer_pictures
-from mclnn.train.segments import INFERENCE_CLIPS, INFERENCE_SEGMENTS, ClipBatches, SegmentBatches, StandardizedClips
-from mclnn.train.training_modes import TRAINING_MODES, TrainingMode
-from mclnn.train.trial_files import ModelInfo
+from mclnn.train.clips.segments import INFERENCE_CLIPS, INFERENCE_SEGMENTS, ClipBatches, SegmentBatches, StandardizedClips
+from mclnn.train.model.baselines import CNN, MLP, baseline_hparams, build_baseline, sparse_binary_crossentropy
+from mclnn.train.model.layer_pictures import save_layer_pictures
+from mclnn.train.model.mclnn import build_model, clip_segment_probabilities, predict_padded, scoring_model
+from mclnn.train.model.training_modes import SegmentSizes, TrainingMode
+from mclnn.train.trial_files import ScoringRecord
+from mclnn.variants import MODEL_KINDS, TRAINING_MODES
 
-__all__ = ["MODEL_KINDS", "BaselineKind", "MCLNNKind", "ModelKind", "model_kind", "saved_model_kind"]
+__all__ = ["BaselineKind", "CNNKind", "MCLNNKind", "MLPKind", "ModelKind", "model_kind"]
 
 @dataclass(frozen=True)
 class ModelKind:
@@ -38,7 +41,7 @@ class ModelKind:
         Segments per training batch.
     learning_rate : float
     mode : str
-        The training mode (:data:`mclnn.train.training_modes.TRAINING_MODES`).
+        The training mode (:data:`mclnn.train.model.training_modes.TRAINING_MODES`).
     hparams : dict
         A baseline's hyperparameters; empty for MCLNN.
     """
@@ -54,14 +57,24 @@ class ModelKind:
     label_smoothing: float = 0.0
     soft_labels: bool = False
 
-    # What a segment is made of, and how to shorten it (for the too-long error).
+    # What a segment is made of, and how to shorten it (for the too-long errors).
     segment_rule = ""
     segment_remedy = ""
 
     @property
     def training_mode(self) -> TrainingMode:
         """How batches of this kind are formed in training."""
-        return TRAINING_MODES[self.mode]
+        return TRAINING_MODES.load(self.mode)
+
+    @property
+    def sizes(self) -> SegmentSizes:
+        """How clips are cut and batched in training."""
+        return SegmentSizes(self.segment_frames, self.step, self.batch_size)
+
+    @property
+    def scoring(self) -> ScoringRecord:
+        """What scoring a model of this kind takes."""
+        return ScoringRecord(self.name, self.segment_frames, self.step, dict(self.hparams), self.segment_remedy)
 
     @property
     def weights_suffix(self) -> str:
@@ -100,14 +113,17 @@ class ModelKind:
         loss = keras.losses.BinaryCrossentropy if logistic else keras.losses.CategoricalCrossentropy
         return loss(label_smoothing=self.label_smoothing)
 
-    def scoring_model(self, model: keras.Model) -> keras.Model:
+    @classmethod
+    def scoring_model(cls, model: keras.Model, record: ScoringRecord) -> keras.Model:
         """A compiled model for :meth:`segment_probabilities`, sharing ``model``'s layers and weights."""
         raise NotImplementedError
 
-    def segment_probabilities(self, scoring: keras.Model, clips: StandardizedClips) -> list[np.ndarray]:
+    @classmethod
+    def segment_probabilities(cls, scoring: keras.Model, clips: StandardizedClips,
+                              record: ScoringRecord) -> list[np.ndarray]:
         """Every clip's segment (example) probabilities from a :meth:`scoring_model`.
 
-        Use :class:`mclnn.train.scorer.Scorer` to score several models: it compiles once.
+        Use :class:`mclnn.train.evaluate.scorer.Scorer` to score several models: it compiles once.
 
         Returns
         -------
@@ -153,13 +169,15 @@ class MCLNNKind(ModelKind):
         model.compile(optimizer=self._optimizer(epsilon=1e-8), loss=self._loss(logistic=False), metrics=["accuracy"],
                       jit_compile=jit_compile)
 
-    def scoring_model(self, model):
-        return scoring_model(model, step=self.step)
+    @classmethod
+    def scoring_model(cls, model, record):
+        return scoring_model(model, step=record.step)
 
-    def segment_probabilities(self, scoring, clips):
+    @classmethod
+    def segment_probabilities(cls, scoring, clips, record):
         # The MCLNN layers are convolutions over time: whole clips at once.
-        return clip_segment_probabilities(scoring, ClipBatches(clips, segment_frames=self.segment_frames,
-                                                               step=self.step, clips_per_batch=INFERENCE_CLIPS))
+        return clip_segment_probabilities(scoring, ClipBatches(clips, segment_frames=record.segment_frames,
+                                                               step=record.step, clips_per_batch=INFERENCE_CLIPS))
 
     def save_pictures(self, model, clips, *, prefix):
         shown = np.linspace(0, len(clips) - 1, 4).astype(int)
@@ -169,14 +187,15 @@ class MCLNNKind(ModelKind):
 
 @dataclass(frozen=True)
 class BaselineKind(ModelKind):
-    """A DCASE 2018 baseline (:mod:`mclnn.train.baselines`), trained on segments."""
+    """A DCASE 2018 baseline (:mod:`mclnn.train.model.baselines`), trained on segments."""
 
+    architecture = None  # a BaselineArchitecture, set by each baseline's kind
     segment_rule = "(example_frames)"
     segment_remedy = "lower --hparams example_frames"
 
     @classmethod
     def of(cls, config: DatasetConfig, name: str, hparams: str | None) -> "BaselineKind":
-        values = baseline_hparams(name, config.features, hparams)
+        values = baseline_hparams(cls.architecture, config.features, hparams)
         return cls(name, values["example_frames"], values["example_hop"], values["batch_size"], values["lr"],
                    "segment", values, **_recipe(config.training))
 
@@ -189,7 +208,7 @@ class BaselineKind(ModelKind):
         return {"model": self.name, **self.hparams}
 
     def build(self, *, n_features, n_classes, seed):
-        return build_baseline(self.name, self.hparams, n_frames=self.segment_frames, n_features=n_features,
+        return build_baseline(self.architecture, self.hparams, n_frames=self.segment_frames, n_features=n_features,
                               n_classes=n_classes, seed=seed)
 
     def compile(self, model, *, jit_compile=False):
@@ -197,12 +216,14 @@ class BaselineKind(ModelKind):
                       loss=self._loss(logistic=self.hparams["classifier"] == "logistic"), metrics=["accuracy"],
                       jit_compile=jit_compile)
 
-    def scoring_model(self, model):
-        self.compile(model)
+    @classmethod
+    def scoring_model(cls, model, record):
+        model.compile(jit_compile=False)  # predicting needs no optimizer or loss
         return model
 
-    def segment_probabilities(self, scoring, clips):
-        batches = SegmentBatches(clips, segment_frames=self.segment_frames, step=self.step,
+    @classmethod
+    def segment_probabilities(cls, scoring, clips, record):
+        batches = SegmentBatches(clips, segment_frames=record.segment_frames, step=record.step,
                                  batch_size=INFERENCE_SEGMENTS)
         probabilities = np.concatenate([predict_padded(scoring, batches[number][0], rows=INFERENCE_SEGMENTS)
                                         for number in range(len(batches))])
@@ -215,13 +236,18 @@ def _recipe(training: TrainingSettings) -> dict:
             "soft_labels": training.soft_labels}
 
 
-MODEL_KINDS: dict[str, type[ModelKind]] = {"mclnn": MCLNNKind, "cnn": BaselineKind, "mlp": BaselineKind}
+@dataclass(frozen=True)
+class CNNKind(BaselineKind):
+    """The DCASE 2018 baseline CNN."""
+
+    architecture = CNN
 
 
-def saved_model_kind(info: ModelInfo) -> ModelKind:
-    """The kind of a saved model, for scoring it: its training settings are left unset (zero)."""
-    return MODEL_KINDS[info.model](info.model, info.segment_frames, info.step, batch_size=0, learning_rate=0.0,
-                                   mode="segment", hparams=info.hparams)
+@dataclass(frozen=True)
+class MLPKind(BaselineKind):
+    """The DCASE 2018 baseline MLP."""
+
+    architecture = MLP
 
 
 def model_kind(config: DatasetConfig, name: str = "mclnn", hparams: str | None = None) -> ModelKind:
@@ -232,6 +258,4 @@ def model_kind(config: DatasetConfig, name: str = "mclnn", hparams: str | None =
     ParameterError
         An unknown model, ``--hparams`` given to MCLNN, or a bad hyperparameter.
     """
-    if name not in MODEL_KINDS:
-        raise ParameterError(f"--model {name!r} is not one of {', '.join(MODEL_KINDS)}")
-    return MODEL_KINDS[name].of(config, name, hparams)
+    return MODEL_KINDS.load(name).of(config, name, hparams)

@@ -36,6 +36,9 @@ class StandardizedClips:
         The trial's training statistics: clips become ``(x - mean) / std``.
     segment_frames : int
         Checked against every clip's length.
+    remedy : str
+        What to change when a clip is shorter than one segment, in the model kind's own
+        settings (:attr:`mclnn.train.trial_files.ScoringRecord.remedy`).
 
     Raises
     ------
@@ -44,16 +47,17 @@ class StandardizedClips:
     """
 
     def __init__(self, dataset: Dataset, indices: Sequence[int], *, mean_vector: np.ndarray,
-                 std_vector: np.ndarray, segment_frames: int):
+                 std_vector: np.ndarray, segment_frames: int, remedy: str = ""):
         indices = np.asarray(indices)
         self._standardize(indices, dataset.labels[indices], dataset.frame_counts[indices], dataset.features,
                           names=dataset.filenames, mean_vector=mean_vector, std_vector=std_vector,
-                          segment_frames=segment_frames)
+                          segment_frames=segment_frames, remedy=remedy)
 
     @classmethod
     def from_arrays(cls, arrays: Sequence[np.ndarray], *, names: Sequence[str], mean_vector: np.ndarray,
-                    std_vector: np.ndarray, segment_frames: int) -> "StandardizedClips":
-        """Clips given as feature arrays ``[frames, n_features]`` (new clips, unlabelled: labels are 0).
+                    std_vector: np.ndarray, segment_frames: int, remedy: str = "",
+                    labels: Sequence[int] | None = None) -> "StandardizedClips":
+        """Clips given as feature arrays ``[frames, n_features]``; new clips are unlabelled (labels 0).
 
         Raises
         ------
@@ -61,21 +65,22 @@ class StandardizedClips:
             A clip is shorter than one segment (the message names the clips by ``names``).
         """
         clips = cls.__new__(cls)
-        clips._standardize(np.arange(len(arrays)), np.zeros(len(arrays), dtype=np.int32),
+        labels = np.zeros(len(arrays), dtype=np.int32) if labels is None else np.asarray(labels, dtype=np.int32)
+        clips._standardize(np.arange(len(arrays)), labels,
                            np.array([len(array) for array in arrays]), arrays.__getitem__, names=names,
-                           mean_vector=mean_vector, std_vector=std_vector, segment_frames=segment_frames)
+                           mean_vector=mean_vector, std_vector=std_vector, segment_frames=segment_frames,
+                           remedy=remedy)
         return clips
 
     def _standardize(self, indices: np.ndarray, labels: np.ndarray, counts: np.ndarray,
-                     features: Callable[[int], np.ndarray], *, names, mean_vector, std_vector, segment_frames):
+                     features: Callable[[int], np.ndarray], *, names, mean_vector, std_vector, segment_frames,
+                     remedy):
         self.indices = indices
         short = np.flatnonzero(counts < segment_frames)
         if len(short):
             shown = ", ".join(f"{names[indices[p]]} ({counts[p]} frames)" for p in short[:5])
-            raise DatasetError(
-                f"{len(short)} clip(s) are shorter than one segment of {segment_frames} frames: {shown}; "
-                "lower model.extra_frames or model.order"
-            )
+            raise DatasetError(f"{len(short)} clip(s) are shorter than one segment of {segment_frames} frames: "
+                               f"{shown}" + (f"; {remedy}" if remedy else ""))
         self.labels = labels
         self.offsets = np.concatenate([[0], np.cumsum(counts)])
         self.frames = np.empty((self.offsets[-1], len(mean_vector)), dtype=np.float32)

@@ -1,0 +1,77 @@
+"""The epoch loop on its own: synthetic two-class clips, a tiny MCLNN, early stopping, the kept model, a stopped run."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from mclnn.config import load_config
+from mclnn.train.clips.segments import StandardizedClips
+from mclnn.train.fit.batch_augmentation import BatchAugmentation
+from mclnn.train.fit.trainer import train_trial
+from mclnn.train.model.kinds import model_kind
+from mclnn.train.trial_files import TrainingState, TrialPaths
+
+N_FEATURES = 80  # the toy entry's 40 mel bands and their delta
+
+
+def _clips(rng, count):
+    """Class 0 is loud in the low half of the features, class 1 in the high half."""
+    labels = np.arange(count) % 2
+    arrays = []
+    for label in labels:
+        clip = rng.standard_normal((30, N_FEATURES)).astype(np.float32)
+        clip[:, label * 40:(label + 1) * 40] += 1.5
+        arrays.append(clip)
+    return StandardizedClips.from_arrays(arrays, names=[f"clip{n}" for n in range(count)], labels=labels,
+                                         mean_vector=np.zeros(N_FEATURES, np.float32),
+                                         std_vector=np.ones(N_FEATURES, np.float32), segment_frames=15)
+
+
+def _train(tmp_path, rng, *overrides, folder="trial"):
+    config = load_config("toy", overrides=["training.epochs=6", "training.batch_size=16", *overrides])
+    kind = model_kind(config)
+    paths = TrialPaths.of(tmp_path / folder, 1)
+    state = train_trial(kind, config.training, trial=1, n_features=N_FEATURES,
+                        augmentation=BatchAugmentation(config.training, n_classes=2, feature_blocks=2),
+                        train_clips=_clips(rng, 24), validation_clips=_clips(rng, 8), paths=paths, run_hash="run",
+                        model_hash="model")
+    return kind, paths, state
+
+
+@pytest.mark.parametrize("monitor, values, best_epoch, wait", [
+    ("val_accuracy", [0.5, 0.7, 0.6, 0.7], 2, 2),  # higher is better; a tie is no improvement
+    ("val_loss", [0.9, 0.8, 0.85, 0.7], 4, 0),  # lower is better
+])
+def test_state_records_the_best_epoch_by_the_monitors_direction(monitor, values, best_epoch, wait):
+    state = TrainingState("hash")
+    improved = [state.record({monitor: value, "loss": 1.0}, seconds=1.0, monitor=monitor) for value in values]
+    assert state.best_epoch == best_epoch and state.wait == wait and state.epoch == len(values)
+    assert state.best == values[best_epoch - 1] and improved[0] and improved[best_epoch - 1]
+    assert state.history[monitor] == values and state.seconds == len(values)
+
+
+def test_trains_learns_and_writes_its_files(tmp_path, rng):
+    kind, paths, state = _train(tmp_path, rng)
+    history = json.loads(paths.history.read_text())
+    assert state.stopped and state.epoch == 6
+    assert all(len(history[key]) == 6 for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"))
+    assert max(history["val_accuracy"]) >= 0.9  # the classes are far apart
+    assert state.best_epoch == int(np.argmax(history["val_accuracy"])) + 1
+    assert TrainingState.read(paths.state) == state
+    assert list(paths.events.iterdir())
+    kept = keras.models.load_model(paths.model)
+    assert kept.input_shape == (None, kind.segment_frames, N_FEATURES)
+
+
+def test_patience_stops_after_that_many_epochs_without_improvement(tmp_path, rng):
+    _, _, state = _train(tmp_path, rng, "training.epochs=30", "training.patience=2")
+    assert state.stopped and state.wait == 2 and state.epoch == state.best_epoch + 2 < 30
+
+
+def test_a_finished_trial_is_not_trained_again(tmp_path, rng):
+    _, paths, state = _train(tmp_path, rng)
+    written = paths.model.stat().st_mtime_ns
+    _, _, again = _train(tmp_path, rng)
+    assert again == state and paths.model.stat().st_mtime_ns == written
