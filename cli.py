@@ -6,6 +6,7 @@ status 1 here, and only here.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -14,10 +15,12 @@ from pathlib import Path
 import click
 
 from mclnn.config import available_datasets, load_config
+from mclnn.atomic import atomic_write_text
 from mclnn.cluster import SCHEDULER_VARIABLE, connect
 from mclnn.errors import MCLNNError
 from mclnn.folds.fold_files import check_trial, read_folds_manifest
 from mclnn.quiet_import import import_tensorflow
+from mclnn.train.trial_files import EVALUATED_FOLDS
 from mclnn.variants import MODEL_KINDS
 
 __all__ = ["cli", "main"]
@@ -272,9 +275,14 @@ class _EpochBars:
               help="Baseline hyperparameters, e.g. classifier=logistic,lr=0.001 (recorded in the report).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials run at once, each in its own process with cores/jobs TensorFlow threads.")
+@click.option("--evaluate-on", type=click.Choice(EVALUATED_FOLDS), default="test", show_default=True,
+              help="Score each trial's test fold, or its validation fold (no test file is read; the weights "
+                   "folder's name ends in _validation): choose recipes on validation, test once.")
+@click.option("--weights", "weights", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Weights folder [default: <out>/<TAG>_folds_<k>_weights, or ..._<model>_weights].")
 @scheduler_option
 def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_trial, evaluate_only, epochs, seed,
-                     seeds, pictures, model, hparams, jobs, scheduler):
+                     seeds, pictures, model, hparams, jobs, evaluate_on, weights, scheduler):
     """Train and evaluate a model of DATASET on every cross-validation trial, and report.
 
     A rerun skips finished trials and resumes an interrupted one from its last
@@ -299,7 +307,7 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
         with _EpochBars(dataset) as progress:
             report = cv_train(config, out_dir=out_dir, k=k, trial=trial, seeds=seeds,
                               evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
-                              hparams=hparams, jobs=jobs, client=client)
+                              hparams=hparams, jobs=jobs, client=client, evaluate_on=evaluate_on, weights=weights)
     if seeds is not None:
         for row in report["per_seed"]:
             click.echo(f"{dataset} seed {row['seed']} pooled over trials {', '.join(map(str, report['trials']))}: "
@@ -312,7 +320,9 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
         return
     for entry in report["trials"]:
         scores = entry["scores"]
-        click.echo(f"{dataset} trial {entry['trial']} (tests fold {entry['test_fold']}): "
+        scored = (f"tests fold {entry['test_fold']}" if entry["evaluated_on"] == "test" else
+                  f"scored on its validation fold {entry['validation_fold']}")
+        click.echo(f"{dataset} trial {entry['trial']} ({scored}): "
                    f"clip accuracy {scores['mean_probability_accuracy']:.4f} mean-probability vote, "
                    f"{scores['majority_accuracy']:.4f} majority vote, MAP@3 {scores['map_at_3']:.4f}, "
                    f"{entry.get('epochs_run')} epochs (best {entry.get('best_epoch')})")
@@ -321,6 +331,28 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
                f"clip accuracy {pooled['mean_probability_accuracy']:.4f} mean-probability vote, "
                f"{pooled['majority_accuracy']:.4f} majority vote, F1 weighted {pooled['f1_weighted']:.4f}, "
                f"MAP@3 {pooled['map_at_3']:.4f}")
+
+
+@cli.command()
+@click.argument("first", metavar="A", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("second", metavar="B", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison as JSON here.")
+def compare(first, second, json_path):
+    """Compare two cv-train runs on the same clips: per trial and pooled, B - A.
+
+    A and B are weights folders (or folders of seed_<s> runs) of the same folds, both
+    scored on test or both on validation (--evaluate-on). Prints Markdown: each run's clip
+    accuracy, the difference with its paired bootstrap 95% interval, McNemar's exact test,
+    and the classes that moved.
+    """
+    from mclnn.train.evaluate.compare import compare_runs, comparison_markdown, read_run
+
+    comparison = compare_runs(read_run(first), read_run(second))
+    click.echo(comparison_markdown(comparison), nl=False)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json_path, json.dumps(comparison, indent=1) + "\n")
 
 
 def _seeds(value):

@@ -1,6 +1,8 @@
 import csv
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +11,8 @@ from click.testing import CliRunner
 
 from mclnn import load_dataset
 from mclnn.cli import cli
+from mclnn.folds import read_folds_manifest
+from mclnn.folds.fold_files import read_trial_indices
 
 from conftest import TINY_FEATURES
 
@@ -227,3 +231,43 @@ def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp
                                       for line in finished), run.stderr
     assert not [line for line in run.stderr.splitlines() if "absl" in line or "oneDNN" in line], run.stderr
     assert "toy pooled over trials 1, 2, 3: clip accuracy" in run.stdout
+
+
+def test_validation_runs_read_no_test_file_and_compare_decides_between_them(run, toy_folds, tmp_path):
+    out = shutil.copytree(toy_folds, tmp_path / "toy")
+    for test_index in out.glob("TOY_folds_4_index/*_Test.hdf5"):
+        test_index.unlink()  # a validation run must not need them
+    runs = {}
+    for name, epochs in (("short", 1), ("longer", 3)):
+        runs[name] = tmp_path / name
+        result = run("cv-train", "toy", "--out", out, "--trial", 1, "--epochs", epochs, "--evaluate-on", "validation",
+                     "--weights", runs[name])
+        assert result.exit_code == 0, result.output
+        assert "toy trial 1 (scored on its validation fold 2): clip accuracy" in result.output
+    report = json.loads((runs["short"] / "report.json").read_text())
+    assert report["evaluated_on"] == "validation" and "validation fold" in (runs["short"] / "report.md").read_text()
+    trial = json.loads((runs["short"] / "trial_01" / "report.json").read_text())
+    entry = read_folds_manifest(out, "toy", 4)["trials"][0]
+    with load_dataset(out / "Dataset.hdf5") as dataset:
+        validation = read_trial_indices(out / entry["files"]["validation"], dataset)
+    assert sorted(clip["index"] for clip in trial["clips"]) == sorted(validation.tolist())
+    compared = run("compare", runs["short"], runs["longer"], "--json", tmp_path / "compare.json")
+    assert compared.exit_code == 0, compared.output
+    assert "on each trial's validation fold" in compared.output and "| **pooled** | - | - | 10 |" in compared.output
+    assert json.loads((tmp_path / "compare.json").read_text())["pooled"]["clips"] == 10
+    # Without --weights, validation runs have their own folder beside the folds.
+    assert run("cv-train", "toy", "--out", out, "--trial", 1, "--epochs", 1, "--evaluate-on", "validation",
+               ).exit_code == 0
+    assert (out / "TOY_folds_4_weights_validation" / "report.json").is_file()
+    assert not (out / "TOY_folds_4_weights").exists()
+
+
+def test_compare_refuses_runs_of_other_clips_in_one_line(run, tmp_path):
+    from test_compare import _write_run
+
+    first = _write_run(tmp_path / "a", [[1, 0, 1, 0]])
+    other = _write_run(tmp_path / "b", [[1, 0, 1, 0]], labels=[1, 1, 0, 0])
+    result = run("compare", first, other)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines() == [f"Error: trial 1 of {other} (seed 0) scored other clips than {first}; "
+                                                   "compare runs made from the same Dataset.hdf5 and folds"]

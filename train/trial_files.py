@@ -22,13 +22,22 @@ from mclnn.config import FeatureSettings, TrainingSettings
 from mclnn.errors import DatasetError
 from mclnn.variants import MODEL_KINDS, MONITORS
 
-__all__ = ["ModelInfo", "ScoringRecord", "TrainingState", "TrialPaths", "TrialReport", "read_json",
+__all__ = ["EVALUATED_FOLDS", "ModelInfo", "ScoringRecord", "TrainingState", "TrialPaths", "TrialReport", "read_json",
            "recorded_settings", "settings_changes", "weights_dir", "write_json"]
 
 
-def weights_dir(out_dir: str | Path, manifest: dict, suffix: str = "weights") -> Path:
-    """``<out>/<TAG>_folds_<k>_<suffix>``, beside the folds (``suffix`` is the model kind's)."""
-    return Path(out_dir) / f"{manifest['tag']}_folds_{manifest['k']}_{suffix}"
+#: The folds a trial's model can be scored on: ``test`` (the report's default) or ``validation``.
+EVALUATED_FOLDS = ("test", "validation")
+
+
+def weights_dir(out_dir: str | Path, manifest: dict, suffix: str = "weights", *, evaluate_on: str = "test") -> Path:
+    """``<out>/<TAG>_folds_<k>_<suffix>``, beside the folds (``suffix`` is the model kind's).
+
+    Runs scored on their validation folds have a folder of their own, ``..._<suffix>_validation``,
+    so a decision made on validation folds never mixes with a test run's files.
+    """
+    ending = "" if evaluate_on == "test" else f"_{evaluate_on}"
+    return Path(out_dir) / f"{manifest['tag']}_folds_{manifest['k']}_{suffix}{ending}"
 
 
 @dataclass(frozen=True)
@@ -269,6 +278,8 @@ class TrialReport:
     evaluate_seconds : float
     ran_on : str
         The machine and process that ran it.
+    evaluated_on : {'test', 'validation'}
+        Which of the trial's folds ``scores`` and ``clips`` are of.
     """
 
     trial: int
@@ -292,6 +303,7 @@ class TrialReport:
     evaluated: str
     evaluate_seconds: float
     ran_on: str
+    evaluated_on: str = "test"
 
     @classmethod
     def read(cls, path: str | Path) -> "TrialReport | None":

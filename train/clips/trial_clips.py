@@ -37,17 +37,20 @@ class TrialClips:
         self._files = {name: Path(out_dir) / file for name, file in entry["files"].items()}
         self._segment_frames = segment_frames
         self._remedy = remedy
+        self._read: dict[str, StandardizedClips] = {}
         self.mean_vector, self.std_vector = read_trial_statistics(self._files["standardization"], dataset.n_features)
 
     def clips(self, name: str) -> StandardizedClips:
-        """The standardized ``'train'``, ``'validation'`` or ``'test'`` clips.
+        """The standardized ``'train'``, ``'validation'`` or ``'test'`` clips, read on first use only.
 
         Raises
         ------
         DatasetError
             A missing index file, or one whose indices and labels do not match the dataset.
         """
-        return StandardizedClips(self._dataset, read_trial_indices(self._files[name], self._dataset),
-                                 mean_vector=self.mean_vector, std_vector=self.std_vector,
-                                 segment_frames=self._segment_frames, remedy=self._remedy)
+        if name not in self._read:
+            self._read[name] = StandardizedClips(
+                self._dataset, read_trial_indices(self._files[name], self._dataset), mean_vector=self.mean_vector,
+                std_vector=self.std_vector, segment_frames=self._segment_frames, remedy=self._remedy)
+        return self._read[name]
 

@@ -22,10 +22,12 @@ _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority
 
 
 def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, class_names: Sequence[str],
-                 folder: str | Path, model: str, settings: dict, hparams: dict | None = None) -> dict:
+                 folder: str | Path, model: str, settings: dict, hparams: dict | None = None,
+                 evaluated_on: str = "test") -> dict:
     """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
 
-    The pooled scores are computed over the test clips of all finished trials together;
+    The pooled scores are computed over the clips of all finished trials together (each
+    trial's ``evaluated_on`` fold: test, or validation when recipes are being chosen);
     the mean and standard deviation are over the trials' scores. ``model``, its and the
     training's ``settings`` (:func:`mclnn.train.trial_files.recorded_settings`), the seed, the date and the mclnn
     version are recorded. Pictures of trials that are not
@@ -49,6 +51,7 @@ def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, 
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "mclnn_version": mclnn.__version__,
         "k": k,
+        "evaluated_on": evaluated_on,
         "class_names": list(class_names),
         "trials_finished": [trial.trial for trial in trial_reports],
         "trials": [trial.summary() for trial in trial_reports],
@@ -91,7 +94,7 @@ def _markdown(report):
     settings = report["settings"]
     lines = [f"# {report['dataset']}: {report['model'].upper()} {report['k']}-fold cross-validation", "",
              f"Finished: {_trials_text(report)} of {report['k']}. Clip-level scores on each trial's "
-             "test fold; votes over a clip's segments (examples).", "",
+             f"{report['evaluated_on']} fold; votes over a clip's segments (examples).", "",
              f"Seed {report['seed']}; mclnn {report['mclnn_version']}; written {report['created']}.", "",
              f"Model settings: {_settings_text(settings['model'])}.", "",
              f"Training settings: {_settings_text(settings['training'])}.", "",

@@ -67,6 +67,7 @@ def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset
     accuracies = [row["mean_probability_accuracy"] for row in per_seed]
     report = {
         "dataset": dataset, "model": model, "k": k, "seeds": seeds, "trials": common, "clips": len(labels),
+        "evaluated_on": seed_trials[seeds[0]][0].evaluated_on,
         "per_seed": per_seed,
         "mean": float(np.mean(accuracies)),
         "std": float(np.std(accuracies, ddof=1)) if len(seeds) > 1 else None,
@@ -95,7 +96,7 @@ def _markdown(report):
     ensemble = report["ensemble"]
     lines = [f"# {report['dataset']}: {report['model'].upper()} {report['k']}-fold cross-validation over "
              f"{len(report['seeds'])} seeds", "",
-             f"Trials {', '.join(map(str, report['trials']))}; {report['clips']} test clips; clip accuracy by the "
+             f"Trials {', '.join(map(str, report['trials']))}; {report['clips']} {report['evaluated_on']} clips; clip accuracy by the "
              "mean-probability vote.", "",
              "| seed | mean-prob acc | majority-vote acc | F1 weighted | MAP@3 |", "|---|---|---|---|---|"]
     for row in report["per_seed"]:

@@ -67,10 +67,10 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     """
     paths.folder.mkdir(parents=True, exist_ok=True)
     state = TrainingState.read(paths.state)
-    resumable = (state is not None and state.settings_hash == run_hash and paths.checkpoint.is_file()
-                 and paths.model.is_file())
-    if resumable and state.stopped:
+    same_settings = state is not None and state.settings_hash == run_hash and paths.model.is_file()
+    if same_settings and state.stopped:  # finished: its kept model needs no checkpoint
         return state
+    resumable = same_settings and paths.checkpoint.is_file()
     keras.utils.set_random_seed(training.seed + trial)
     mode, sizes = kind.training_mode, kind.sizes
     if resumable:

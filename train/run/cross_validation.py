@@ -25,7 +25,7 @@ from mclnn.train.evaluate.seed_report import write_seeds_report
 from mclnn.train.model.kinds import ModelKind, model_kind
 from mclnn.train.run.seed_run import SeedRun, TrialTask
 from mclnn.train.run.tasks import run_trials
-from mclnn.train.trial_files import TrialPaths, TrialReport, settings_changes, weights_dir
+from mclnn.train.trial_files import EVALUATED_FOLDS, TrialPaths, TrialReport, settings_changes, weights_dir
 
 __all__ = ["cv_train"]
 
@@ -46,6 +46,8 @@ def cv_train(
     hparams: str | None = None,
     jobs: int = 1,
     client: Any = None,
+    evaluate_on: str = "test",
+    weights: str | Path | None = None,
 ) -> dict:
     """Train (or resume, or only evaluate) the trials, then write the cross-validation report.
 
@@ -83,6 +85,13 @@ def cv_train(
     client : distributed.Client, optional
         Run each (seed, trial) as a task on this Dask cluster's workers
         (:mod:`mclnn.train.run.tasks`); this process writes the reports.
+    evaluate_on : {'test', 'validation'}
+        Which fold of each trial is scored and reported. ``validation`` reads no test index
+        file and writes to a weights folder of its own (``..._weights_validation``), so
+        recipes can be chosen (:mod:`mclnn.train.evaluate.compare`) without a test fold.
+    weights : str or Path, optional
+        The weights folder, instead of the one named after the folds (runs of several
+        recipes on the same folds side by side).
 
     Returns
     -------
@@ -99,6 +108,8 @@ def cv_train(
         A trial number out of range, an unknown model or hyperparameter.
     """
     kind = model_kind(config, model, hparams)
+    if evaluate_on not in EVALUATED_FOLDS:
+        raise ParameterError(f"--evaluate-on must be one of {', '.join(EVALUATED_FOLDS)}; got {evaluate_on!r}")
     out_dir = Path(out_dir)
     manifest = read_folds_manifest(out_dir, config.name, k or config.folds.k)
     check_trial(manifest, trial)
@@ -108,16 +119,18 @@ def cv_train(
         config = _with_file_features(config, dataset)
         kind = model_kind(config, model, hparams)
         _check_dataset(dataset, manifest, kind, config.name)
-        folder = weights_dir(out_dir, manifest, kind.weights_suffix)
+        folder = Path(weights) if weights is not None else weights_dir(out_dir, manifest, kind.weights_suffix,
+                                                                         evaluate_on=evaluate_on)
         if seeds is None:
             runs = {None: SeedRun.of(config, kind, manifest, folder)}
         else:
             runs = {seed: SeedRun.of(_seeded(config, seed), kind, manifest, folder / f"seed_{seed}") for seed in seeds}
         tasks = [TrialTask(run, entry) for run in runs.values() for entry in manifest["trials"]
-                 if _needs_running(run, entry, trial=trial, evaluate_only=evaluate_only)]
+                 if _needs_running(run, entry, trial=trial, evaluate_only=evaluate_only, evaluate_on=evaluate_on)]
         run_trials(tasks, kind=kind, dataset=dataset, manifest=manifest, out_dir=out_dir, evaluate_only=evaluate_only,
-                   pictures=pictures, progress=progress, jobs=jobs, client=client, model=model, hparams=hparams)
-        reports = {seed: _report(run, kind, dataset, manifest, evaluate_only=evaluate_only)
+                   pictures=pictures, progress=progress, jobs=jobs, client=client, model=model, hparams=hparams,
+                   evaluate_on=evaluate_on)
+        reports = {seed: _report(run, kind, dataset, manifest, evaluate_only=evaluate_only, evaluate_on=evaluate_on)
                    for seed, run in runs.items()}
         if seeds is None:
             return reports[None][0]
@@ -149,7 +162,7 @@ def _with_file_features(config: DatasetConfig, dataset: Dataset) -> DatasetConfi
     return dataclasses.replace(config, features=recorded)
 
 
-def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_only: bool) -> bool:
+def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_only: bool, evaluate_on: str) -> bool:
     """Whether a trial is to be trained (or evaluated) in this run; says why when it is skipped or trained anew."""
     if trial is not None and entry["trial"] != trial:
         return False
@@ -161,17 +174,21 @@ def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_onl
         return True
     finished = TrialReport.read(paths.report)
     if finished is not None and finished.settings_hash == run.run_hash:
-        logger.info("trial %d is finished; skipping it", entry["trial"])
-        return False
+        if finished.evaluated_on == evaluate_on:
+            logger.info("trial %d is finished; skipping it", entry["trial"])
+            return False
+        logger.info("trial %d: scoring its %s fold", entry["trial"], evaluate_on)
+        return True
     if finished is not None:
         logger.info("trial %d: training anew, as %s", entry["trial"], settings_changes(finished.settings, run.settings))
     return True
 
 
-def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, evaluate_only: bool):
+def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, evaluate_only: bool,
+            evaluate_on: str):
     """Write one run's report over its finished trials; the report and those trials' reports."""
     reports = [TrialReport.read(TrialPaths.of(run.folder, entry["trial"]).report) for entry in manifest["trials"]]
-    finished = [report for report in reports if report is not None and (
+    finished = [report for report in reports if report is not None and report.evaluated_on == evaluate_on and (
         report.model_hash == run.model_hash if evaluate_only else report.settings_hash == run.run_hash)]
     if not finished:
         raise DatasetError(f"{run.folder}: no finished trial to report on; run cv-train without --evaluate-only")
@@ -181,7 +198,7 @@ def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, 
     with exclusive_lock(run.folder / "report.json", wait=True):
         report = write_report(finished, dataset=run.config.name, k=manifest["k"], class_names=dataset.class_names,
                               folder=run.folder, model=kind.name, settings=finished[0].settings,
-                              hparams=kind.hparams)
+                              hparams=kind.hparams, evaluated_on=evaluate_on)
     return report, finished
 
 

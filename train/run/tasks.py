@@ -34,13 +34,13 @@ logger = logging.getLogger(__name__)
 
 def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset, manifest: dict, out_dir: Path,
                evaluate_only: bool, pictures: bool, progress: EpochProgress | None, jobs: int = 1, client: Any = None,
-               model: str = "mclnn", hparams: str | None = None) -> None:
+               model: str = "mclnn", hparams: str | None = None, evaluate_on: str = "test") -> None:
     """Run the tasks: here one after another (with ``progress``), or ``jobs`` at once, or on ``client``'s workers.
 
     Side by side, each local process gets ``cores // jobs`` TensorFlow threads; each
     finished task is logged with where it ran.
     """
-    common = {"out_dir": out_dir, "evaluate_only": evaluate_only, "pictures": pictures}
+    common = {"out_dir": out_dir, "evaluate_only": evaluate_only, "pictures": pictures, "evaluate_on": evaluate_on}
     if jobs == 1 and client is None:
         scorer = Scorer(kind.scoring)  # one for every task: its compiled model is traced once, not per trial
         for task in tasks:

@@ -29,8 +29,12 @@ logger = logging.getLogger(__name__)
 
 def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: Dataset, entry: dict,
               paths: TrialPaths, *, run_hash: str, model_hash: str, settings: dict, evaluate_only: bool,
-              pictures: bool, out_dir: str | Path, progress: EpochProgress | None = None) -> TrialReport:
+              pictures: bool, out_dir: str | Path, progress: EpochProgress | None = None,
+              evaluate_on: str = "test") -> TrialReport:
     """Train (or resume, or with ``evaluate_only`` reuse) one trial's model, score its test clips, write its folder.
+
+    With ``evaluate_on='validation'`` the validation clips are scored instead, and the
+    trial's test index file is never read.
 
     Writes the trial's ``report.json`` and ``model_info.json`` (and with ``pictures`` the
     first layer's pictures) and removes its checkpoint.
@@ -57,6 +61,8 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
     out_dir : str or Path
         The folder of the folds' files.
     progress : callable, optional
+    evaluate_on : {'test', 'validation'}
+        Which fold's clips are scored and reported.
 
     Returns
     -------
@@ -70,7 +76,7 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
     """
     started = time.perf_counter()
     clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames, remedy=kind.segment_remedy)
-    test = clips.clips("test")
+    evaluated = clips.clips(evaluate_on)
     if evaluate_only:
         state = _trained_state(paths, entry["trial"], run_hash, model_hash)
         previous = TrialReport.read(paths.report)
@@ -84,7 +90,8 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
                             validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
                             model_hash=model_hash, progress=progress)
     model = keras.models.load_model(paths.model)
-    evaluation = evaluate_model(model, scorer, test, filenames=dataset.filenames, n_classes=len(dataset.class_names))
+    evaluation = evaluate_model(model, scorer, evaluated, filenames=dataset.filenames,
+                                n_classes=len(dataset.class_names))
     report = TrialReport(
         trial=entry["trial"], test_fold=entry["test_fold"], validation_fold=entry["validation_fold"],
         settings_hash=state.settings_hash, model_hash=model_hash, settings=settings, model=kind.name,
@@ -92,9 +99,9 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
         best_epoch=state.best_epoch, kept=config.training.keep, monitor=config.training.monitor,
         best_monitored=state.best, train_seconds=state.seconds, scores=evaluation["scores"], clips=evaluation["clips"],
         evaluated=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        evaluate_seconds=round(time.perf_counter() - started, 1), ran_on=where_am_i())
+        evaluate_seconds=round(time.perf_counter() - started, 1), ran_on=where_am_i(), evaluated_on=evaluate_on)
     if pictures:
-        kind.save_pictures(model, test, prefix=paths.pictures)
+        kind.save_pictures(model, evaluated, prefix=paths.pictures)
     ModelInfo(dataset=config.name, model=kind.name, hparams=kind.hparams, segment_frames=kind.segment_frames,
               step=kind.step, class_names=list(dataset.class_names), features=config.features,
               mean_vector=clips.mean_vector, std_vector=clips.std_vector, settings_hash=state.settings_hash
@@ -107,13 +114,13 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
 
 
 def run_task(task: TrialTask, kind: ModelKind, scorer: Scorer, dataset: Dataset, *, out_dir: Path,
-             evaluate_only: bool, pictures: bool, progress: EpochProgress | None) -> TrialReport:
+             evaluate_only: bool, pictures: bool, progress: EpochProgress | None, evaluate_on: str) -> TrialReport:
     """Run one task under its trial's lock (:func:`run_trial`); the trial's report."""
     paths = TrialPaths.of(task.run.folder, task.entry["trial"])
     with exclusive_lock(paths.report):
         return run_trial(task.run.config, kind, scorer, dataset, task.entry, paths, run_hash=task.run.run_hash,
                          model_hash=task.run.model_hash, settings=task.run.settings, evaluate_only=evaluate_only,
-                         pictures=pictures, out_dir=out_dir, progress=progress)
+                         pictures=pictures, out_dir=out_dir, progress=progress, evaluate_on=evaluate_on)
 
 
 def _trained_state(paths: TrialPaths, trial: int, run_hash: str, model_hash: str) -> TrainingState:
