@@ -109,6 +109,10 @@ class FeatureSettings:
         Trim leading and trailing silence (``librosa.effects.trim(top_db=trim_top_db)``),
         then repeat the clip end to end until it fills ``clip_seconds``; otherwise
         shorter clips are zero-padded.
+    band_centering : bool
+        Subtract from each band of the clip's log-mel its mean over the clip's kept frames
+        (the delta is unchanged): a recording chain's steady colouring (microphone, room,
+        equalizer) is a constant per band in dB, and goes.
     """
 
     preset: str = "mclnn"
@@ -125,6 +129,7 @@ class FeatureSettings:
     clip_position: str = "start"
     trim_and_repeat: bool = False
     trim_top_db: float = 60.0
+    band_centering: bool = False
 
     def __post_init__(self):
         for name in ("sample_rate", "n_mels", "n_fft", "hop_length", "n_frames"):

@@ -143,6 +143,15 @@ class TrainingSettings:
     mixup_alpha : float
         Above 0: mixup of training examples, each mixed with another of its batch by a
         weight drawn from Beta(alpha, alpha); their labels are mixed alike.
+    frequency_shift : int
+        Above 0: move every training example's bands (the log-mel's and the delta's alike)
+        up or down by a random number of bands, at most this many, repeating the edge band:
+        a cheap pitch shift.
+    spectral_tilt : float
+        Above 0: colour every training example's log-mel as another recording chain would,
+        adding ``gain + tilt * b`` (``b`` from -1 at the lowest band to 1 at the highest;
+        gain and tilt uniform in [-spectral_tilt, spectral_tilt], in standard deviations of
+        the standardized features); the delta is left as it is (a constant's delta is 0).
     keep : {'best', 'last'}
         Which epoch's model is kept and tested: the best by ``monitor`` or the last.
     """
@@ -168,6 +177,8 @@ class TrainingSettings:
     time_masks: int = 0
     time_mask_frames: int = 20
     mixup_alpha: float = 0.0
+    frequency_shift: int = 0
+    spectral_tilt: float = 0.0
     keep: str = "best"
 
     def __post_init__(self):
@@ -178,14 +189,14 @@ class TrainingSettings:
         SCHEDULES.check(self.schedule)
         check_choice("keep", self.keep, ("best", "last"))
         for name in ("warmup_epochs", "min_learning_rate", "weight_decay", "mixup_alpha", "frequency_masks",
-                     "frequency_mask_bands", "time_masks", "time_mask_frames"):
+                     "frequency_mask_bands", "time_masks", "time_mask_frames", "frequency_shift", "spectral_tilt"):
             if getattr(self, name) < 0:
                 raise ParameterError(f"training.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:
             raise ParameterError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 < self.plateau_factor < 1:
             raise ParameterError(f"training.plateau_factor must be in (0, 1), got {self.plateau_factor}")
-        if self.warmup_epochs >= self.epochs and self.schedule in ("cosine", "one-cycle"):
+        if self.warmup_epochs >= self.epochs and SCHEDULES.load(self.schedule).decays_over_epochs:
             raise ParameterError(f"training.warmup_epochs={self.warmup_epochs} leaves nothing of the "
                                  f"{self.epochs} epochs to decay over; lower it or raise training.epochs")
 

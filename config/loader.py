@@ -138,13 +138,31 @@ def _build_config(dataset, merged, origin, where):
 
 
 def settings_hash(*settings: Any) -> str:
-    """A stable SHA-256 of dataclasses and plain values, for telling stale outputs apart."""
-    payload = json.dumps(
-        [dataclasses.asdict(item) if dataclasses.is_dataclass(item) else item for item in settings],
-        sort_keys=True,
-        default=str,
-    )
+    """A stable SHA-256 of dataclasses and plain values, for telling stale outputs apart.
+
+    A dataclass field at its default is left out, so a setting added later (off by
+    default) leaves the hashes of earlier outputs, and so those outputs, valid.
+    """
+    payload = json.dumps([_set_fields(item) for item in settings], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _set_fields(item: Any) -> Any:
+    """A dataclass as a dict of its fields that differ from their defaults (nested ones alike); other values as they are."""
+    if not dataclasses.is_dataclass(item) or isinstance(item, type):
+        return item
+    content = {}
+    for field in dataclasses.fields(item):
+        value = getattr(item, field.name)
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if value != default:
+            content[field.name] = _set_fields(value)
+    return content
 
 
 def _read_entries(config_path):

@@ -20,7 +20,8 @@ def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     """The features of one clip as a dataset stores them, by ``settings.preset``.
 
     The clip is first brought to ``settings.clip_samples`` (:func:`fit_length`) and checked
-    (:func:`check_signal`).
+    (:func:`check_signal`); with ``settings.band_centering`` each log-mel band's mean over the
+    kept frames is then subtracted.
 
     Parameters
     ----------
@@ -43,7 +44,11 @@ def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     if settings.clip_samples is not None:
         check_signal(fitted, frame_length=settings.frame_length,
                      part=f"the {settings.clip_seconds:g} s kept from the {settings.clip_position} of the clip")
-    return settings.feature_preset.extract(fitted, settings=settings)
+    features = settings.feature_preset.extract(fitted, settings=settings)
+    if settings.band_centering:
+        bands = settings.n_features // (2 if settings.delta else 1)  # the delta follows the log-mel
+        features[:, :bands] -= features[:, :bands].mean(axis=0)
+    return features
 
 
 def dcase2018_log_mel(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from mclnn.config import TrainingSettings
+from mclnn.errors import ParameterError
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 
 
@@ -96,3 +97,35 @@ def test_unseeded_batches_only_change_the_labels_form(batch):
     frames, labels = batches[0]
     np.testing.assert_array_equal(frames, batch[0])
     np.testing.assert_array_equal(labels.argmax(axis=-1), batch[1])
+
+
+def test_frequency_shift_moves_both_blocks_alike_and_repeats_the_edge(batch, rng):
+    frames, labels = batch  # 8 features: 4 log-mel bands and their 4 deltas
+    augment = BatchAugmentation(TrainingSettings(frequency_shift=2), n_classes=3, feature_blocks=2)
+    shifted, _ = augment(frames, labels, rng=rng)
+    seen = set()
+    for example in range(len(frames)):
+        shift = next(s for s in range(-2, 3) if np.array_equal(
+            shifted[example], frames[example][:, np.concatenate([np.clip(np.arange(4) - s, 0, 3),
+                                                                 4 + np.clip(np.arange(4) - s, 0, 3)])]))
+        seen.add(shift)
+    assert len(seen) > 1  # examples move by different amounts
+    assert not np.shares_memory(shifted, frames)
+
+
+def test_spectral_tilt_colours_the_log_mel_with_a_line_and_leaves_the_delta(batch, rng):
+    frames, labels = batch
+    augment = BatchAugmentation(TrainingSettings(spectral_tilt=0.5), n_classes=3, feature_blocks=2)
+    coloured, _ = augment(frames, labels, rng=rng)
+    np.testing.assert_array_equal(coloured[:, :, 4:], frames[:, :, 4:])
+    added = coloured[:, :, :4] - frames[:, :, :4]
+    np.testing.assert_allclose(added, added[:, :1, :].repeat(30, axis=1), atol=1e-6)  # the same in every frame
+    steps = np.diff(added[:, 0, :], axis=1)
+    np.testing.assert_allclose(steps, steps[:, :1].repeat(3, axis=1), atol=1e-6)  # linear over the bands
+    assert np.all(np.abs(added) <= 1.0 + 1e-6) and np.ptp(added[:, 0, 0]) > 0
+
+
+@pytest.mark.parametrize("name", ["frequency_shift", "spectral_tilt"])
+def test_negative_values_are_refused(name):
+    with pytest.raises(ParameterError, match=f"training.{name} must be >= 0"):
+        TrainingSettings(**{name: -1})

@@ -86,6 +86,24 @@ def test_settings_hash_tracks_values_not_spelling(tmp_path):
     assert settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1})
 
 
+def test_a_setting_at_its_default_leaves_the_hash_as_it_was():
+    """Outputs made before a setting existed stay up to date: its default is not hashed."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Before:
+        n_mels: int = 60
+
+    @dataclasses.dataclass(frozen=True)
+    class After:
+        n_mels: int = 60
+        band_centering: bool = False
+
+    assert settings_hash(Before(n_mels=40)) == settings_hash(After(n_mels=40))
+    assert settings_hash(After(n_mels=40, band_centering=True)) != settings_hash(After(n_mels=40))
+    assert settings_hash(load_config("esc10").features) != settings_hash(load_config("esc10-dcase2018").features)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"dataset": "esc11"}, r"unknown dataset 'esc11'.*esc10"),
     ({"dataset": "esc10", "overrides": ["features.n_mel=40"]}, r"unknown setting\(s\) n_mel"),

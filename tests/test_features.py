@@ -101,3 +101,13 @@ def test_clip_features_fixes_the_length_and_picks_the_preset(rng):
 def test_dcase2018_preset_has_no_delta():
     with pytest.raises(ParameterError, match="features.delta is not part of the logmel-dcase2018 preset"):
         dcase_settings(delta=True)
+
+
+def test_band_centering_zeroes_each_log_mel_bands_mean_and_keeps_the_delta(rng):
+    y = rng.standard_normal(22050).astype(np.float32) * np.linspace(0.1, 1.0, 22050, dtype=np.float32)
+    plain = FeatureSettings(n_mels=20, n_frames=30, first_frame=2, delta=True)
+    centred = dataclasses.replace(plain, band_centering=True)
+    before, after = clip_features(y, settings=plain), clip_features(y, settings=centred)
+    np.testing.assert_allclose(after[:, :20].mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(after[:, :20], before[:, :20] - before[:, :20].mean(axis=0), atol=1e-4)
+    np.testing.assert_array_equal(after[:, 20:], before[:, 20:])

@@ -1,4 +1,5 @@
-"""Cheap on-the-fly augmentation of training batches: time shifts, SpecAugment masks, mixup.
+"""Cheap on-the-fly augmentation of training batches: time and frequency shifts, spectral colouring,
+SpecAugment masks, mixup.
 
 Applied to a batch's standardized frames ``(examples, frames, features)`` (whole clips in
 ``clip`` mode, segments in ``segment`` mode) and its labels, with a generator seeded per
@@ -23,12 +24,14 @@ class BatchAugmentation:
     Attributes
     ----------
     training : TrainingSettings
-        ``time_shift``, the frequency and time masks, ``mixup_alpha``; labels become class
+        ``time_shift``, ``frequency_shift``, ``spectral_tilt``, the frequency and time
+        masks, ``mixup_alpha``; labels become class
         probabilities ``(..., n_classes)`` where ``training.soft_labels`` asks for them.
     n_classes : int
     feature_blocks : int
-        Frequency masks cover the same bands in each of this many equal blocks of
-        features (2 when the delta follows the log-mel).
+        Frequency shifts and masks move or cover the same bands in each of this many equal
+        blocks of features (2 when the delta follows the log-mel); spectral colouring acts on
+        the first block, the log-mel, alone.
     """
 
     training: TrainingSettings
@@ -57,12 +60,26 @@ class BatchAugmentation:
         """
         training = self.training
         examples, n_frames, n_features = frames.shape
+        block = n_features // self.feature_blocks
+        fresh = False  # whether ``frames`` is already this call's own array, which the masks may write into
         if training.time_shift:
             shifts = rng.integers(0, n_frames, size=examples)
             frames = frames[np.arange(examples)[:, None], (np.arange(n_frames)[None, :] - shifts[:, None]) % n_frames]
-        elif training.frequency_masks or training.time_masks:
+            fresh = True
+        if training.frequency_shift:
+            shifts = rng.integers(-training.frequency_shift, training.frequency_shift + 1, size=examples)
+            bands = np.clip(np.arange(block)[None, :] - shifts[:, None], 0, block - 1)
+            columns = np.concatenate([bands + offset for offset in range(0, n_features, block)], axis=1)
+            frames = np.take_along_axis(frames, columns[:, None, :], axis=2)
+            fresh = True
+        if training.spectral_tilt:
+            gain, tilt = rng.uniform(-training.spectral_tilt, training.spectral_tilt, size=(2, examples, 1))
+            colour = np.zeros((examples, 1, n_features), np.float32)
+            colour[:, 0, :block] = gain + tilt * np.linspace(-1.0, 1.0, block)[None, :]
+            frames = frames + colour
+            fresh = True
+        if not fresh and (training.frequency_masks or training.time_masks):
             frames = frames.copy()  # the masks write in place; the source's frames stay untouched
-        block = n_features // self.feature_blocks
         for example in range(examples):
             for _ in range(training.frequency_masks):
                 width = rng.integers(0, min(training.frequency_mask_bands, block) + 1)

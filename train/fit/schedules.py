@@ -21,6 +21,9 @@ _ONE_CYCLE_WARMUP_FRACTION = 0.3
 class Schedule:
     """The learning rate as a function of training progress.
 
+    ``decays_over_epochs`` says whether the schedule spans ``training.epochs`` (its warm-up
+    must leave epochs to decay over).
+
     Parameters
     ----------
     training : TrainingSettings
@@ -28,6 +31,8 @@ class Schedule:
     peak : float, optional
         The peak rate, if not ``training.learning_rate`` (a baseline's ``lr``).
     """
+
+    decays_over_epochs = False
 
     def __init__(self, training: TrainingSettings, *, peak: float | None = None):
         self.training = training
@@ -51,6 +56,8 @@ class ConstantSchedule(Schedule):
 class CosineSchedule(Schedule):
     """Linear warm-up over ``warmup_epochs``, then cosine decay to ``min_learning_rate`` at ``epochs``."""
 
+    decays_over_epochs = True
+
     def rate(self, position, *, scale=1.0):
         warmup, floor = self.training.warmup_epochs, self.training.min_learning_rate
         if position < warmup:
@@ -61,6 +68,8 @@ class CosineSchedule(Schedule):
 
 class OneCycleSchedule(Schedule):
     """Cosine up from ``peak / 25`` over the warm-up (else 30% of the epochs), then cosine down to the floor."""
+
+    decays_over_epochs = True
 
     def rate(self, position, *, scale=1.0):
         training = self.training
