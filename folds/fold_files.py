@@ -27,8 +27,8 @@ from mclnn.atomic import content_fingerprint, file_fingerprint
 from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError, ParameterError
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "folds_manifest_path", "read_folds_manifest",
-           "read_manifest", "read_trial_indices", "read_trial_statistics", "write_trial_indices",
+__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "fold_file_readable", "folds_manifest_path",
+           "read_folds_manifest", "read_manifest", "read_trial_indices", "read_trial_statistics", "write_trial_indices",
            "write_trial_statistics"]
 
 MANIFEST_FORMAT = "mclnn-folds"
@@ -121,8 +121,7 @@ def read_trial_indices(path: str | Path, dataset: Dataset) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: fold index file missing; rerun `mclnn folds` with --out {path.parent.parent}")
-    with h5py.File(path, "r") as handle:
-        indices, labels = handle["index"][()], handle["label"][()]
+    indices, labels = _read_arrays(path, ("index", "label"))
     if len(indices) and (indices.max() >= len(dataset) or not np.array_equal(dataset.labels[indices], labels)):
         raise DatasetError(f"{path}: its indices and labels do not match {dataset.path}; rerun `mclnn folds` "
                            f"with --out {path.parent.parent}")
@@ -141,9 +140,31 @@ def read_trial_statistics(path: str | Path, n_features: int) -> tuple[np.ndarray
     if not path.is_file():
         raise DatasetError(f"{path}: standardization file missing; rerun `mclnn folds` with "
                            f"--out {path.parent.parent}")
-    with h5py.File(path, "r") as handle:
-        mean_vector, std_vector = handle["mean_vector"][()], handle["std_vector"][()]
+    mean_vector, std_vector = _read_arrays(path, ("mean_vector", "std_vector"))
     if mean_vector.shape != (n_features,) or std_vector.shape != (n_features,):
         raise DatasetError(f"{path}: statistics of {mean_vector.shape[0]} features, the dataset has {n_features}; "
                            f"rerun `mclnn folds` with --out {path.parent.parent}")
+    if not (np.all(np.isfinite(mean_vector)) and np.all(np.isfinite(std_vector)) and np.all(std_vector > 0)):
+        raise DatasetError(f"{path}: its statistics hold non-finite values or standard deviations that are not "
+                           f"positive; rerun `mclnn folds --force` with --out {path.parent.parent}")
     return mean_vector, std_vector
+
+
+def fold_file_readable(path: str | Path) -> bool:
+    """Whether an index or statistics file opens and holds its two arrays (a truncated copy does not)."""
+    names = ("mean_vector", "std_vector") if str(path).endswith("Parameters.hdf5") else ("index", "label")
+    try:
+        _read_arrays(Path(path), names)
+    except DatasetError:
+        return False
+    return True
+
+
+def _read_arrays(path: Path, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two arrays of a fold file; DatasetError, naming the file, when it does not open or lacks them."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return handle[names[0]][()], handle[names[1]][()]
+    except (OSError, KeyError) as error:
+        raise DatasetError(f"{path}: unreadable ({str(error).splitlines()[0]}); rerun `mclnn folds --force` with "
+                           f"--out {path.parent.parent}") from None

@@ -27,6 +27,7 @@ from mclnn.folds.fold_files import (
     MANIFEST_VERSION,
     dataset_identity,
     dataset_tag,
+    fold_file_readable,
     dataset_unchanged,
     folds_manifest_path,
     read_manifest,
@@ -211,8 +212,8 @@ def _is_current(manifest, inputs, dataset_file, out_dir):
     if not dataset_unchanged(manifest, dataset_file):
         logger.warning("remaking the folds: %s changed since they were made", dataset_file)
         return False
-    missing = [out_dir / name for trial in manifest["trials"] for name in trial["files"].values()
-               if not (out_dir / name).is_file()]
-    if missing:
-        logger.warning("remaking the folds: %s is missing", missing[0])
-    return not missing
+    broken = [out_dir / name for trial in manifest["trials"] for name in trial["files"].values()
+              if not fold_file_readable(out_dir / name)]
+    if broken:
+        logger.warning("remaking the folds: %s is missing or unreadable", broken[0])
+    return not broken

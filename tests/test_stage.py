@@ -8,7 +8,7 @@ import pytest
 
 from mclnn import load_dataset
 from mclnn.config import load_config
-from mclnn.errors import ParameterError
+from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds import make_folds, stage
 from mclnn.folds.fold_files import folds_manifest_path
 from mclnn.folds.standardization import NEAR_ZERO_STD, clip_moments, training_statistics
@@ -160,3 +160,35 @@ def test_copied_folder_stays_up_to_date_and_a_changed_file_is_caught(toy_out, ti
     with caplog.at_level(logging.WARNING, logger="mclnn"):
         assert not make_folds(tiny_config, dataset_file=dataset_path(copy), out_dir=copy, k=3).up_to_date
     assert f"remaking the folds: {dataset_path(copy)} changed since they were made" in caplog.text
+
+
+@pytest.mark.parametrize("subset", ["test", "standardization"])
+def test_a_truncated_fold_file_is_one_line_and_never_up_to_date(toy_out, tiny_config, subset):
+    from mclnn.folds.fold_files import read_trial_indices, read_trial_statistics
+
+    first = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    path = toy_out / first.manifest["trials"][0]["files"][subset]
+    path.write_bytes(path.read_bytes()[:100])  # a copy cut short, or a full disk
+    with pytest.raises(DatasetError, match=rf"^{path}: unreadable \(.*\); rerun `mclnn folds --force`") as raised:
+        if subset == "test":
+            with load_dataset(dataset_path(toy_out)) as dataset:
+                read_trial_indices(path, dataset)
+        else:
+            read_trial_statistics(path, 80)
+    assert "\n" not in str(raised.value)
+    assert not make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3).up_to_date
+    assert make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3).up_to_date
+
+
+@pytest.mark.parametrize("corrupt", [np.nan, 0.0, -1.0, np.inf])
+def test_statistics_that_are_not_finite_or_positive_are_refused(toy_out, tiny_config, corrupt):
+    from mclnn.folds.fold_files import read_trial_statistics
+
+    first = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    path = toy_out / first.manifest["trials"][0]["files"]["standardization"]
+    with h5py.File(path, "r+") as handle:
+        handle["std_vector"][3] = corrupt
+        n_features = len(handle["std_vector"])
+    with pytest.raises(DatasetError, match=rf"^{path}: its statistics hold non-finite values or standard deviations "
+                                           "that are not positive; rerun `mclnn folds --force`"):
+        read_trial_statistics(path, n_features)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from mclnn.config import load_config
+from mclnn.errors import ParameterError
 from mclnn.train.clips.segments import StandardizedClips
-from mclnn.train.fit.batch_augmentation import BatchAugmentation
+from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 from mclnn.train.fit.trainer import train_trial
 from mclnn.train.model.kinds import model_kind
 from mclnn.train.trial_files import TrainingState, TrialPaths
@@ -75,3 +76,75 @@ def test_a_finished_trial_is_not_trained_again(tmp_path, rng):
     written = paths.model.stat().st_mtime_ns
     _, _, again = _train(tmp_path, rng)
     assert again == state and paths.model.stat().st_mtime_ns == written
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_after(epoch):
+    def progress(trial, done, epochs, logs):
+        if done == epoch:
+            raise _Killed  # after the epoch's checkpoint and state are written, as a kill between epochs
+
+    return progress
+
+
+@pytest.mark.parametrize("recipe, mid_epoch", [
+    ((), False),
+    pytest.param((), True, marks=pytest.mark.slow),
+    pytest.param(("training.time_shift=true", "training.mixup_alpha=0.4", "training.frequency_masks=1",
+                  "training.schedule=cosine"), False, marks=pytest.mark.slow),
+    pytest.param(("training.mode=segment", "training.frequency_shift=2", "training.spectral_tilt=0.3"), True,
+                 marks=pytest.mark.slow),
+])
+def test_a_resumed_trial_ends_where_an_uninterrupted_one_does(tmp_path, monkeypatch, recipe, mid_epoch):
+    config = load_config("toy", overrides=["training.epochs=5", "training.batch_size=16", *recipe])
+    kind = model_kind(config)
+
+    def train(folder, progress=None):
+        paths = TrialPaths.of(tmp_path / folder, 1)
+        rng = np.random.default_rng(0)  # the same clips in every run
+        state = train_trial(kind, config.training, trial=1, n_features=N_FEATURES,
+                            augmentation=BatchAugmentation(config.training, n_classes=2, feature_blocks=2),
+                            train_clips=_clips(rng, 24), validation_clips=_clips(rng, 8), paths=paths,
+                            run_hash="run", model_hash="model", progress=progress)
+        return state, paths
+
+    whole, whole_paths = train("whole")
+    if mid_epoch:  # killed in the middle of epoch 3's batches: it resumes after epoch 2
+        original = AugmentedBatches.__getitem__
+
+        def dies_in_epoch_3(self, number):
+            if self._seed is not None and self._epoch == 2 and number == 1:
+                raise _Killed
+            return original(self, number)
+
+        monkeypatch.setattr(AugmentedBatches, "__getitem__", dies_in_epoch_3)
+        with pytest.raises(_Killed):
+            train("resumed")
+        monkeypatch.setattr(AugmentedBatches, "__getitem__", original)
+    else:
+        with pytest.raises(_Killed):
+            train("resumed", _kill_after(2))
+    resumed, resumed_paths = train("resumed")
+    assert resumed.resumed_after == [2]
+    for key in whole.history:
+        assert resumed.history[key] == whole.history[key], key
+    assert (resumed.best_epoch, resumed.best) == (whole.best_epoch, whole.best)
+    for kept, reference in zip(keras.models.load_model(resumed_paths.model).get_weights(),
+                               keras.models.load_model(whole_paths.model).get_weights()):
+        np.testing.assert_array_equal(kept, reference)
+
+
+def test_a_loss_that_is_not_finite_stops_the_trial_naming_the_epoch(tmp_path, rng):
+    config = load_config("toy", overrides=["training.epochs=3", "training.batch_size=16"])
+    clips = _clips(rng, 24)
+    clips.frames[5, 7] = np.nan  # as NaN statistics would make every frame
+    with pytest.raises(ParameterError, match=r"^trial 1, epoch 1: the loss became nan .*; the last good checkpoint "
+                                             r"is kept\. Lower training.learning_rate"):
+        train_trial(model_kind(config), config.training, trial=1, n_features=N_FEATURES,
+                    augmentation=BatchAugmentation(config.training, n_classes=2, feature_blocks=2),
+                    train_clips=clips, validation_clips=_clips(rng, 8), paths=TrialPaths.of(tmp_path, 1),
+                    run_hash="run", model_hash="model")
+    assert not TrialPaths.of(tmp_path, 1).model.exists()

@@ -204,6 +204,9 @@ class TrainingState:
         Epochs since the ``plateau`` schedule last improved or reduced.
     resumed_after : list of int
         The epochs after which training was resumed from a checkpoint.
+    seed_states : list of list of int
+        The model's random seed generators (dropout) after the last epoch: Keras does not
+        save them with a model, and a resumed trial must draw what an uninterrupted one would.
     """
 
     settings_hash: str
@@ -218,6 +221,7 @@ class TrainingState:
     rate_scale: float = 1.0
     plateau_wait: int = 0
     resumed_after: list = field(default_factory=list)
+    seed_states: list = field(default_factory=list)
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainingState | None":

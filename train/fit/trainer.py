@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from typing import Callable
 
 import keras
+import numpy as np
 
 from mclnn.atomic import atomic_path
 from mclnn.config import TrainingSettings
+from mclnn.errors import ParameterError
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 from mclnn.train.fit.event_files import EpochEvents
 from mclnn.train.model.kinds import ModelKind
@@ -77,6 +80,8 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         logger.info("trial %d: resuming after epoch %d", trial, state.epoch)
         state.resumed_after.append(state.epoch)
         trainable = keras.models.load_model(paths.checkpoint)
+        for variable, value in zip(_seed_states(trainable), state.seed_states, strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
         model = mode.kept(trainable, sizes)
     else:
         state = TrainingState(run_hash, model_hash)
@@ -84,8 +89,10 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         trainable = mode.trainable(model, sizes)
         kind.compile(trainable)
     # ``model`` (per segment) is what is kept; ``trainable`` shares its layers.
-    train = AugmentedBatches(mode.training_batches(train_clips, sizes, shuffle_seed=training.seed + trial),
-                             augmentation, seed=training.seed + trial, epoch=state.epoch)
+    batches = mode.training_batches(train_clips, sizes, shuffle_seed=training.seed + trial)
+    for _ in range(state.epoch):  # a resumed trial's batches are shuffled as an uninterrupted one's were
+        batches.on_epoch_end()
+    train = AugmentedBatches(batches, augmentation, seed=training.seed + trial, epoch=state.epoch)
     validator, validation = mode.validation(model, trainable, validation_clips, sizes, compile=kind.compile)
     validation = AugmentedBatches(validation, augmentation)
     schedule = SCHEDULES.load(training.schedule)(training, peak=kind.learning_rate)
@@ -96,11 +103,16 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate)
         logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
         seconds = time.perf_counter() - started
+        if not all(math.isfinite(value) for value in logs.values()):
+            raise ParameterError(f"trial {trial}, epoch {epoch + 1}: the loss became {logs['loss']} (validation loss "
+                                 f"{logs.get('val_loss')}); the last good checkpoint is kept. Lower "
+                                 "training.learning_rate, or check the features and statistics for NaN")
         improved = state.record(logs, seconds=seconds, monitor=training.monitor)
         schedule.end_epoch(state, improved=improved)
         if improved or training.keep == "last":
             _save_model(model, paths.model)
         _save_model(trainable, paths.checkpoint)
+        state.seed_states = [np.asarray(variable).tolist() for variable in _seed_states(trainable)]
         state.write(paths.state)
         events.write(state.epoch, logs)
         if progress is not None:
@@ -143,6 +155,11 @@ def _set_rate(optimizer, schedule, state, epoch, number, batches) -> float:
     rate = schedule.rate(epoch + (number + 1) / batches, scale=state.rate_scale)
     optimizer.learning_rate.assign(rate)
     return rate
+
+
+def _seed_states(model) -> list:
+    """The state variables of the model's random seed generators, in a fixed order."""
+    return [variable for variable in model.non_trainable_variables if variable.path.endswith("seed_generator_state")]
 
 
 def _save_model(model, path):
