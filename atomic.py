@@ -8,6 +8,7 @@ output intact; a lock file keeps two runs from writing the same output at once.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -39,6 +40,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    # Whatever stands at the temporary name (a link planted there, say) is removed, not
+    # followed, and the file is created anew as this process's own.
+    temporary.unlink(missing_ok=True)
+    os.close(_open_new(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
     try:
         yield temporary
         os.replace(temporary, path)
@@ -94,7 +99,8 @@ def exclusive_lock(path: str | Path, *, wait: bool = False) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
-    with open(lock_path, "w") as lock_file:
+    # Never truncated, never followed: a lock file that is a link to another file is refused.
+    with os.fdopen(_open_new(lock_path, os.O_RDWR | os.O_CREAT), "r+b") as lock_file:
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -108,6 +114,16 @@ def exclusive_lock(path: str | Path, *, wait: bool = False) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _open_new(path: Path, flags: int) -> int:
+    """``os.open`` that refuses to follow a symbolic link at ``path``; DatasetError naming it then."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise DatasetError(f"{path}: is a symbolic link, which mclnn will not write through; remove it") from None
+        raise
 
 
 def replace_directory(staged: str | Path, final: str | Path) -> None:

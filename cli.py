@@ -293,7 +293,8 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
     if old_trial is not None:
         click.echo("--fold is deprecated: it selects a trial, not the fold tested; use --trial", err=True)
         trial = trial or old_trial
-    flags = [f"training.epochs={epochs}"] * (epochs is not None) + [f"training.seed={seed}"] * (seed is not None)
+    flags = ([(f"--epochs {epochs}", f"training.epochs={epochs}")] * (epochs is not None)
+             + [(f"--seed {seed}", f"training.seed={seed}")] * (seed is not None))
     config = load_config(dataset, config_path=config_path, overrides=[*overrides, *flags])
     out_dir = out_dir or DEFAULT_OUT_ROOT / dataset
     if isinstance(seeds, int):

@@ -65,7 +65,7 @@ def load_config(
     dataset: str,
     *,
     config_path: str | Path | None = None,
-    overrides: Sequence[str] = (),
+    overrides: Sequence[str | tuple[str, str]] = (),
 ) -> DatasetConfig:
     """Resolve and validate one dataset's settings.
 
@@ -75,8 +75,10 @@ def load_config(
         Entry name in datasets.yaml.
     config_path : str or Path, optional
         A user YAML file with the same layout; its entries add to or replace the packaged ones.
-    overrides : sequence of str
-        ``section.key=value`` settings (values parsed as YAML) applied last.
+    overrides : sequence of str or (str, str)
+        ``section.key=value`` settings (values parsed as YAML) applied last. A pair
+        ``(flag, setting)`` is a setting a command-line flag stands for, such as
+        ``("--epochs 1", "training.epochs=1")``: an error it causes names the flag.
 
     Returns
     -------
@@ -95,16 +97,19 @@ def load_config(
         )
     entry, origin = _resolve_entry(dataset, entries)
     merged = _deep_merge(defaults, entry)
+    labelled = [(None, override) if isinstance(override, str) else override for override in overrides]
     with_overrides = merged
-    for override in overrides:
+    for _, override in labelled:
         with_overrides = _deep_merge(with_overrides, _parse_override(override))
     try:
         return _build_config(dataset, with_overrides, origin, f"{origin}: dataset {dataset!r}")
     except ParameterError:
         if not overrides or not _builds(dataset, merged, origin):
             raise
-    # The entry is valid without the --set values, so they are at fault: name them, not the file.
-    return _build_config(dataset, with_overrides, origin, f"--set {' '.join(overrides)}")
+    # The entry is valid without the --set values and flags, so they are at fault: name them, not the file.
+    sets = [override for flag, override in labelled if flag is None]
+    named = ([f"--set {' '.join(sets)}"] if sets else []) + [flag for flag, _ in labelled if flag is not None]
+    return _build_config(dataset, with_overrides, origin, ", ".join(named))
 
 
 def _builds(dataset, merged, origin):

@@ -15,7 +15,7 @@ from pathlib import Path
 from mclnn.config import SourceSettings
 from mclnn.errors import DatasetError
 
-__all__ = ["ClipSource", "changed_sources", "discover_clips", "source_fingerprint", "source_stats"]
+__all__ = ["ClipSource", "changed_sources", "discover_clips", "path_inside", "source_fingerprint", "source_stats"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,23 @@ def _fold_from_name(name, pattern, relative_path):
     return int(match.group(1))
 
 
+def path_inside(root: str | Path, relative: str, *, listed_at: str) -> Path:
+    """``root / relative``, which must stay inside ``root`` once links and ``..`` are resolved.
+
+    Raises
+    ------
+    DatasetError
+        The path leaves ``root`` (``../``, an absolute path, a link pointing out); the
+        message names where it was listed (``listed_at``).
+    """
+    root = Path(root)
+    path = root / relative
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise DatasetError(f"{listed_at} names {relative!r}, which is outside {root}; list only clips inside that "
+                           "folder")
+    return path
+
+
 def _from_csv(source, root):
     csv_path = root / source.csv
     if not csv_path.is_file():
@@ -163,7 +180,7 @@ def _from_csv(source, root):
                 relative_path = source.path_template.format(**row)
             except KeyError as error:
                 raise DatasetError(f"{csv_path}: source.path_template names unknown column {error}") from None
-            path = root / relative_path
+            path = path_inside(root, relative_path, listed_at=f"line {line_number} of {csv_path}")
             if not path.is_file():
                 raise DatasetError(f"{path}: listed on line {line_number} of {csv_path} but not found")
             fold = -1

@@ -167,7 +167,6 @@ def transform_dataset(
     if not force and output.exists():
         reason = _rebuild_reason(output, config, recorded, sources)
         if reason is None:
-            logger.info("%s is up to date", output)
             return _result(output, up_to_date=True, started=started)
         logger.info("rebuilding %s: %s", output, reason)
     check_programs(config.augmentation)

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from mclnn.atomic import atomic_path, exclusive_lock, file_fingerprint, replace_directory
+from mclnn.atomic import atomic_path, atomic_write_text, exclusive_lock, file_fingerprint, replace_directory
 from mclnn.errors import DatasetError
 
 
@@ -67,3 +67,34 @@ def test_replace_directory_and_fingerprint(tmp_path):
     assert file_fingerprint(tmp_path / "copy.txt") == before
     os.utime(final / "new.txt", ns=(1, 1))
     assert file_fingerprint(final / "new.txt") != before
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "out" / "report.json"
+    target.parent.mkdir()
+    (target.parent / ".report.json.lock").symlink_to(victim)
+    with pytest.raises(DatasetError, match=r"\.report\.json\.lock: is a symbolic link, which mclnn will not write"):
+        with exclusive_lock(target):
+            pass
+    assert victim.read_text() == "precious"
+
+
+def test_an_existing_lock_file_is_not_truncated(tmp_path):
+    target = tmp_path / "report.json"
+    lock = tmp_path / ".report.json.lock"
+    lock.write_text("left by an earlier run")
+    with exclusive_lock(target):
+        pass
+    assert lock.read_text() == "left by an earlier run"
+
+
+def test_a_link_planted_at_the_temporary_name_is_replaced_not_written_through(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "result.json"
+    (tmp_path / f".result.{os.getpid()}.partial.json").symlink_to(victim)
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new" and not target.is_symlink()
+    assert victim.read_text() == "precious"

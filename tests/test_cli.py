@@ -39,6 +39,14 @@ def test_transform_toy_then_up_to_date(run, tmp_path):
     assert "toy: wrote" in forced.output
 
 
+def test_an_up_to_date_transform_says_so_once_on_stdout_and_stderr(tmp_path):
+    command = [sys.executable, "-m", "mclnn.cli", "transform", "toy", "--out", str(tmp_path / "toy"), *TINY]
+    environment = {**os.environ, "MCLNN_CACHE": str(tmp_path / "cache")}
+    subprocess.run(command, check=True, capture_output=True, env=environment)
+    again = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    assert (again.stdout + again.stderr).count("up to date") == 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["transform", "esc11"], "Error: unknown dataset 'esc11'"),
     (["transform", "esc10"], "Error: no audio folder for dataset 'esc10': pass --source DIR"),
@@ -49,6 +57,10 @@ def test_transform_toy_then_up_to_date(run, tmp_path):
     (["cv-train", "toy", "--seeds", "0"], "a count of seeds must be at least 1, got '0'"),
     (["cv-train", "toy", "--seeds", "1,two"], "expected a count or comma-separated seeds, got '1,two'"),
     (["cv-train", "toy", "--set", "training.schedule=linear"], "schedule must be one of constant, cosine"),
+    (["cv-train", "esc10-fast", "--epochs", "1"], "Error: --epochs 1: training: training.warmup_epochs=2.0 leaves "
+                                                 "nothing of the 1 epochs to decay over"),
+    (["cv-train", "esc10-fast", "--set", "training.patience=3", "--epochs", "1"],
+     "Error: --set training.patience=3, --epochs 1: training: training.warmup_epochs=2.0"),
 ])
 def test_bad_input_gives_one_line_and_non_zero_exit(run, args, message):
     result = run(*args)
@@ -190,6 +202,12 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     assert binary.exit_code == 1
     assert binary.output.strip() == (f"Error: {listing}: not a text CSV file (not UTF-8); "
                                      "give a CSV with an fname column")
+    # A row naming a file outside --audio-dir is refused, before anything is read.
+    listing.write_text("fname\n" + names[0] + "\n../toy/Dataset.hdf5\n")
+    outside = run("predict", model, listing, "--audio-dir", clips, "-o", output)
+    assert outside.exit_code == 1
+    assert outside.output.strip() == (f"Error: row 3 of {listing} names '../toy/Dataset.hdf5', which is outside "
+                                      f"{clips}; list only clips inside that folder")
 
 
 @pytest.mark.slow

@@ -258,3 +258,19 @@ def test_models_record_the_features_of_the_dataset_file_not_the_entry(out, caplo
     with pytest.raises(DatasetError, match=r"takes 80 features per frame and its statistics have 80, but its "
                                            r"model_info.json's feature settings give 60"):
         predict_clips(load_trained_models(info_path.parent), clips)
+
+
+def test_a_rerun_retrains_a_damaged_model_and_clears_a_dead_runs_leftovers(out, caplog):
+    from mclnn.train.model.saved_models import saved_model_intact
+
+    config = toy_config("training.epochs=2")
+    first = cv_train(config, out_dir=out, trial=1)
+    paths = TrialPaths.of(weights_dir(out, {"tag": "TOY", "k": 4}), 1)
+    leftover = paths.folder / f".checkpoint.{2**22 + 1}.partial.keras"  # a killed run's, above any process id
+    leftover.write_bytes(b"half a checkpoint")
+    paths.model.write_bytes(b"")  # a full disk, say
+    with caplog.at_level(logging.WARNING):
+        again = cv_train(config, out_dir=out, trial=1)
+    assert "model.keras is missing or damaged; training it anew" in caplog.text
+    assert saved_model_intact(paths.model) and not leftover.exists()
+    assert again["pooled"] == first["pooled"]  # the same seeded training, the same scores

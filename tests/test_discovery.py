@@ -87,3 +87,18 @@ def test_fingerprint_changes_when_a_file_changes(folder_source):
     assert source_fingerprint(clips) == before
     write_tone(folder_source / "001 - Dog" / "3-y.ogg", seconds=0.2)
     assert source_fingerprint(clips) != before
+
+
+@pytest.mark.parametrize("listed", ["../outside/secret.wav", "{absolute}", "link/secret.wav"])
+def test_csv_rows_outside_the_source_folder_are_refused(tmp_path, listed):
+    outside = tmp_path / "outside"
+    write_tone(outside / "secret.wav")
+    root = tmp_path / "data"
+    write_tone(root / "inside.wav")
+    (root / "link").symlink_to(outside)
+    listed = listed.format(absolute=outside / "secret.wav")
+    (root / "meta.csv").write_text(f"filename,category\ninside.wav,dog\n{listed},dog\n")
+    source = SourceSettings(layout="csv", csv="meta.csv")
+    with pytest.raises(DatasetError, match=rf"^line 3 of {root / 'meta.csv'} names '{listed}', which is outside "
+                                           rf"{root}; list only clips inside that folder$"):
+        discover_clips(source, root=root)

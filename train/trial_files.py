@@ -19,7 +19,7 @@ import numpy as np
 
 from mclnn.atomic import atomic_write_text
 from mclnn.config import FeatureSettings, TrainingSettings
-from mclnn.errors import DatasetError
+from mclnn.errors import DatasetError, MCLNNError
 from mclnn.variants import MODEL_KINDS, MONITORS
 
 __all__ = ["EVALUATED_FOLDS", "ModelInfo", "ScoringRecord", "TrainingState", "TrialPaths", "TrialReport", "read_json",
@@ -142,9 +142,11 @@ class ModelInfo:
             return cls(**{**content, "features": FeatureSettings(**content["features"]),
                           "mean_vector": np.asarray(content["mean_vector"], np.float32),
                           "std_vector": np.asarray(content["std_vector"], np.float32)})
-        except (TypeError, KeyError):
-            raise DatasetError(f"{path}: missing or unreadable; rerun `mclnn cv-train --evaluate-only` with "
-                               f"--out {Path(path).parents[2]} for this model to write it") from None
+        except (TypeError, KeyError, ValueError, MCLNNError):
+            # <out>/<weights folder>/trial_NN/model_info.json
+            out = Path(path).resolve().parents[min(2, len(Path(path).resolve().parents) - 1)]
+            raise DatasetError(f"{path}: missing, incomplete or unreadable; rerun `mclnn cv-train --evaluate-only` "
+                               f"with --out {out} for this model to write it") from None
 
 
 @dataclass(frozen=True)

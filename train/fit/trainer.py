@@ -17,6 +17,7 @@ from mclnn.errors import ParameterError
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 from mclnn.train.fit.event_files import EpochEvents
 from mclnn.train.model.kinds import ModelKind
+from mclnn.train.model.saved_models import saved_model_intact
 from mclnn.train.clips.segments import StandardizedClips
 from mclnn.train.trial_files import TrainingState, TrialPaths, write_json
 from mclnn.variants import SCHEDULES
@@ -73,7 +74,9 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     same_settings = state is not None and state.settings_hash == run_hash and paths.model.is_file()
     if same_settings and state.stopped:  # finished: its kept model needs no checkpoint
         return state
-    resumable = same_settings and paths.checkpoint.is_file()
+    resumable = same_settings and saved_model_intact(paths.checkpoint)
+    if same_settings and paths.checkpoint.exists() and not resumable:
+        logger.warning("trial %d: %s is damaged; training anew", trial, paths.checkpoint)
     keras.utils.set_random_seed(training.seed + trial)
     mode, sizes = kind.training_mode, kind.sizes
     if resumable:

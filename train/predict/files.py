@@ -11,6 +11,7 @@ import numpy as np
 
 from mclnn.atomic import atomic_path
 from mclnn.errors import ParameterError
+from mclnn.preprocess.discovery import path_inside
 from mclnn.train.predict.models import Predictions
 
 __all__ = ["AUDIO_SUFFIXES", "list_clips", "write_class_map", "write_predictions"]
@@ -30,6 +31,8 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
     ParameterError
         A CSV that is not UTF-8 text, has no rows or no ``fname`` column, or a folder
         without audio files.
+    DatasetError
+        A row naming a file outside ``audio_dir`` (``..``, an absolute path, a link out).
     """
     inputs = Path(inputs)
     if inputs.is_dir():
@@ -51,7 +54,8 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
         raise ParameterError(f"{inputs}: no fname column (its columns: {', '.join(map(str, rows[0]))}); "
                              "name the column of file names fname")
     folder = Path(audio_dir) if audio_dir is not None else inputs.parent
-    return [(row[column], folder / row[column]) for row in rows]
+    return [(row[column], path_inside(folder, row[column], listed_at=f"row {number} of {inputs}"))
+            for number, row in enumerate(rows, start=2)]
 
 
 def write_predictions(predictions: Predictions, path: str | Path, *, probabilities: bool = False) -> None:

@@ -9,12 +9,12 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-import mclnn.train.model.kinds  # noqa: F401  (registers the custom layers and losses for loading)
 from mclnn.errors import DatasetError, MCLNNError
 from mclnn.preprocess.audio import load_audio
 from mclnn.preprocess.features import clip_features
 from mclnn.train.clips.segments import StandardizedClips
 from mclnn.train.evaluate.scorer import Scorer
+from mclnn.train.model.saved_models import load_saved_model
 from mclnn.train.trial_files import ModelInfo, TrialPaths
 
 __all__ = ["Predictions", "TrainedModel", "load_trained_models", "predict_clips"]
@@ -63,8 +63,14 @@ def load_trained_models(path: str | Path) -> list[TrainedModel]:
     if not files:
         raise DatasetError(f"{path}: no model.keras here; give a model file, a trial folder or a weights folder "
                            "written by `mclnn cv-train`")
-    models = [TrainedModel(file, keras.models.load_model(file), ModelInfo.read(TrialPaths.of_folder(file.parent).info))
-              for file in files]
+    remedy = "give a model file written by `mclnn cv-train`, or rerun it for this trial"
+    models = [TrainedModel(file, load_saved_model(file, remedy=remedy),
+                           ModelInfo.read(TrialPaths.of_folder(file.parent).info)) for file in files]
+    for trained in models:
+        classes = trained.model.output_shape[-1]
+        if len(trained.info.class_names) != classes:
+            raise DatasetError(f"{TrialPaths.of_folder(trained.path.parent).info}: {len(trained.info.class_names)} class "
+                               f"names for a model of {classes} classes; rerun `mclnn cv-train` to rewrite it")
     first = models[0].info
     for other in models[1:]:
         if other.info.features != first.features or other.info.class_names != first.class_names:

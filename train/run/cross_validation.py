@@ -23,6 +23,7 @@ from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_ma
 from mclnn.train.evaluate.report import write_report
 from mclnn.train.evaluate.seed_report import write_seeds_report
 from mclnn.train.model.kinds import ModelKind, model_kind
+from mclnn.train.model.saved_models import saved_model_intact
 from mclnn.train.run.seed_run import SeedRun, TrialTask
 from mclnn.train.run.tasks import run_trials
 from mclnn.train.trial_files import EVALUATED_FOLDS, TrialPaths, TrialReport, settings_changes, weights_dir
@@ -173,6 +174,10 @@ def _needs_running(run: SeedRun, entry: dict, *, trial: int | None, evaluate_onl
             return False
         return True
     finished = TrialReport.read(paths.report)
+    if finished is not None and not saved_model_intact(paths.model):
+        logger.warning("trial %d: %s is missing or damaged; training it anew", entry["trial"], paths.model)
+        paths.state.unlink(missing_ok=True)
+        return True
     if finished is not None and finished.settings_hash == run.run_hash:
         if finished.evaluated_on == evaluate_on:
             logger.info("trial %d is finished; skipping it", entry["trial"])

@@ -7,8 +7,6 @@ import logging
 import time
 from pathlib import Path
 
-import keras
-
 from mclnn.atomic import exclusive_lock
 from mclnn.cluster import where_am_i
 from mclnn.config import DatasetConfig
@@ -19,6 +17,7 @@ from mclnn.train.evaluate.scorer import Scorer, evaluate_model
 from mclnn.train.fit.batch_augmentation import BatchAugmentation
 from mclnn.train.fit.trainer import EpochProgress, train_trial
 from mclnn.train.model.kinds import ModelKind
+from mclnn.train.model.saved_models import load_saved_model
 from mclnn.train.run.seed_run import TrialTask
 from mclnn.train.trial_files import ModelInfo, TrainingState, TrialPaths, TrialReport
 
@@ -89,7 +88,8 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
                             augmentation=augmentation, train_clips=clips.clips("train"),
                             validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
                             model_hash=model_hash, progress=progress)
-    model = keras.models.load_model(paths.model)
+    model = load_saved_model(paths.model, remedy=f"run cv-train again without --evaluate-only to retrain trial "
+                                                  f"{entry['trial']}")
     evaluation = evaluate_model(model, scorer, evaluated, filenames=dataset.filenames,
                                 n_classes=len(dataset.class_names))
     report = TrialReport(
@@ -118,6 +118,9 @@ def run_task(task: TrialTask, kind: ModelKind, scorer: Scorer, dataset: Dataset,
     """Run one task under its trial's lock (:func:`run_trial`); the trial's report."""
     paths = TrialPaths.of(task.run.folder, task.entry["trial"])
     with exclusive_lock(paths.report):
+        # The lock is held: partial files in the folder are a killed run's, never a live writer's.
+        for leftover in paths.folder.glob(".*.partial.*"):
+            leftover.unlink(missing_ok=True)
         return run_trial(task.run.config, kind, scorer, dataset, task.entry, paths, run_hash=task.run.run_hash,
                          model_hash=task.run.model_hash, settings=task.run.settings, evaluate_only=evaluate_only,
                          pictures=pictures, out_dir=out_dir, progress=progress, evaluate_on=evaluate_on)
