@@ -12,14 +12,13 @@ import errno
 import fcntl
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 from mclnn.errors import DatasetError
 
 __all__ = ["atomic_path", "atomic_write_text", "content_fingerprint", "exclusive_lock", "file_fingerprint",
-           "remove_leftovers", "replace_directory"]
+           "remove_leftovers"]
 
 
 @contextlib.contextmanager
@@ -124,22 +123,6 @@ def _open_new(path: Path, flags: int) -> int:
         if error.errno == errno.ELOOP:
             raise DatasetError(f"{path}: is a symbolic link, which mclnn will not write through; remove it") from None
         raise
-
-
-def replace_directory(staged: str | Path, final: str | Path) -> None:
-    """Move the complete folder ``staged`` to ``final``, replacing any previous one.
-
-    The old folder is renamed aside before the new one is renamed in, so ``final`` is
-    always either the complete old folder, absent, or the complete new one; callers
-    write their manifest after this, so an absent or mismatched manifest marks a run
-    that did not finish.
-    """
-    final = Path(final)
-    retired = final.with_name(f".{final.name}.{os.getpid()}.retired")
-    if final.exists():
-        os.replace(final, retired)
-    os.replace(staged, final)
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def file_fingerprint(path: str | Path) -> str:

@@ -2,12 +2,15 @@
 
 For each trial ``i`` of ``k``, under the output folder::
 
-    <TAG>_folds_<k>_index/Fold_<ii>of<kk>_<TAG>_seed<seed|NoSeed>_{Train,Validation,Test}.hdf5
+    <TAG>_folds_<k>_sets/<set>/<TAG>_folds_<k>_index/Fold_<ii>of<kk>_<TAG>_seed<seed|NoSeed>_{Train,Validation,Test}.hdf5
         int32 datasets ``index`` (positions in Dataset.hdf5) and ``label``
-    <TAG>_folds_<k>_standardization/Fold_<ii>of<kk>_<TAG>_seed<...>_TrainParameters.hdf5
+    <TAG>_folds_<k>_sets/<set>/<TAG>_folds_<k>_standardization/Fold_<ii>of<kk>_<TAG>_seed<...>_TrainParameters.hdf5
         float32 ``mean_vector`` and ``std_vector`` of the trial's training frames
     <TAG>_folds_<k>_manifest.json
-        what produced them, the input fingerprint, and each trial's folds and files
+        what produced them, the input fingerprint, and each trial's folds and files: the
+        manifest names the one set in force, and replacing it switches sets at once
+    <TAG>_folds_<k>_index, <TAG>_folds_<k>_standardization
+        links to the set in force's folders, for tools that read the original layout
 
 ``<TAG>`` is the dataset name in capitals (``ESC10``). The statistics file is named as
 the original trainer derives it from the training index file (``Train`` ->
@@ -32,7 +35,7 @@ __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "fold_file_read
            "write_trial_statistics"]
 
 MANIFEST_FORMAT = "mclnn-folds"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3  # 3: each fold set in a folder of its own, switched by the manifest
 
 
 def dataset_tag(name: str) -> str:

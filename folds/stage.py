@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,10 @@ import h5py
 import numpy as np
 
 import mclnn
-from mclnn.atomic import atomic_write_text, exclusive_lock, replace_directory
+from mclnn.atomic import atomic_write_text, exclusive_lock
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.dataset_file import Dataset, load_dataset
+from mclnn.errors import DatasetError
 from mclnn.folds.fold_files import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -113,39 +115,49 @@ def make_folds(
     out_dir, dataset_file = Path(out_dir), Path(dataset_file)
     reference_layout = dict(reference_layout or {})
     manifest_path = folds_manifest_path(out_dir, config.name, k)
-    with load_dataset(dataset_file, **reference_layout) as dataset:
-        inputs = {"settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout, MANIFEST_VERSION)}
-        existing = read_manifest(manifest_path)
-        if not force and existing is not None and _is_current(existing, inputs, dataset_file, out_dir):
-            return FoldsResult(existing, manifest_path, up_to_date=True, seconds=time.perf_counter() - started)
-        uses_official = not ignore_official_folds and bool(np.all(dataset.folds > 0))
-        folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed, class_names=dataset.class_names,
-                             official_folds=dataset.folds if uses_official else None)
-        trials = make_trials(folds, dataset.variants, k=k)
-        check_trials(trials, labels=dataset.labels, groups=dataset.groups, variants=dataset.variants,
-                     filenames=dataset.filenames)
-        moments = clip_moments(dataset, progress=progress)
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "format_version": MANIFEST_VERSION,
-            "dataset": config.name,
-            "tag": dataset_tag(config.name),
-            "dataset_file": os.path.relpath(dataset_file.resolve(), out_dir.resolve()),
-            "reference_layout": reference_layout,
-            "k": k,
-            "seed": seed,
-            "official_folds": uses_official,
-            "class_names": dataset.class_names,
-            **inputs,
-            **dataset_identity(dataset_file),
-            "fold_class_counts": _fold_class_counts(folds, dataset, k),
-            "trials": [],
-            "versions": {"mclnn": mclnn.__version__, "numpy": np.__version__, "h5py": h5py.__version__},
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        }
-        with exclusive_lock(manifest_path):
-            _write_fold_folders(trials, dataset, moments, manifest, out_dir)
-            atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    with exclusive_lock(manifest_path):
+        # Which file stands there before it is read: any replacement from here on is caught below.
+        stamp = _stamp(dataset_file) if dataset_file.is_file() else None
+        with load_dataset(dataset_file, **reference_layout) as dataset:  # no file: its one-line error
+            inputs = {"settings_hash": settings_hash(k, seed, ignore_official_folds, reference_layout,
+                                                     MANIFEST_VERSION)}
+            existing = read_manifest(manifest_path)
+            if not force and existing is not None and _is_current(existing, inputs, dataset_file, out_dir):
+                _settle(out_dir, existing)
+                return FoldsResult(existing, manifest_path, up_to_date=True, seconds=time.perf_counter() - started)
+            identity = dataset_identity(dataset_file)
+            uses_official = not ignore_official_folds and bool(np.all(dataset.folds > 0))
+            folds = assign_folds(dataset.labels, dataset.groups, k=k, seed=seed, class_names=dataset.class_names,
+                                 official_folds=dataset.folds if uses_official else None)
+            trials = make_trials(folds, dataset.variants, k=k)
+            check_trials(trials, labels=dataset.labels, groups=dataset.groups, variants=dataset.variants,
+                         filenames=dataset.filenames)
+            moments = clip_moments(dataset, progress=progress)
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "format_version": MANIFEST_VERSION,
+                "dataset": config.name,
+                "tag": dataset_tag(config.name),
+                "dataset_file": os.path.relpath(dataset_file.resolve(), out_dir.resolve()),
+                "reference_layout": reference_layout,
+                "k": k,
+                "seed": seed,
+                "official_folds": uses_official,
+                "class_names": dataset.class_names,
+                **inputs,
+                **identity,
+                "fold_class_counts": _fold_class_counts(folds, dataset, k),
+                "trials": [],
+                "versions": {"mclnn": mclnn.__version__, "numpy": np.__version__, "h5py": h5py.__version__},
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            }
+            _write_fold_set(trials, dataset, moments, manifest, out_dir)
+        if _stamp(dataset_file) != stamp:
+            raise DatasetError(f"{dataset_file} was replaced while the folds were made from it (by a transform?); "
+                               f"run `mclnn folds {config.name} --k {k} --out {out_dir}` again once it is done")
+        # The one switch: until this rename the previous manifest, and the set it names, stay in force.
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
+        _settle(out_dir, manifest)
     return FoldsResult(manifest, manifest_path, up_to_date=False, seconds=time.perf_counter() - started)
 
 
@@ -166,36 +178,72 @@ def format_fold_tables(manifest: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_fold_folders(trials: list[Trial], dataset: Dataset, moments, manifest, out_dir):
+def _write_fold_set(trials: list[Trial], dataset: Dataset, moments, manifest, out_dir):
+    """Write a complete new fold set into a folder of its own, and record its files in ``manifest``.
+
+    ``<TAG>_folds_<k>_sets/<set>/`` holds ``<TAG>_folds_<k>_index/`` and
+    ``<TAG>_folds_<k>_standardization/`` in the original naming; no file of the set in force
+    is touched.
+    """
     tag, k = dataset_tag(manifest["dataset"]), manifest["k"]
     seed_tag = "NoSeed" if manifest["seed"] is None else str(manifest["seed"])
-    index_folder, statistics_folder = f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".{tag}_folds_{k}.{os.getpid()}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        (staging / index_folder).mkdir(parents=True)
-        (staging / statistics_folder).mkdir()
-        for trial in trials:
-            stem = f"Fold_{trial.number:02d}of{k:02d}_{tag}_seed{seed_tag}"
-            files = {}
-            for subset, indices in zip(_SUBSETS, (trial.train, trial.validation, trial.test)):
-                files[subset.lower()] = f"{index_folder}/{stem}_{subset}.hdf5"
-                write_trial_indices(staging / files[subset.lower()], indices, dataset.labels[indices])
-            files["standardization"] = f"{statistics_folder}/{stem}_TrainParameters.hdf5"
-            write_trial_statistics(staging / files["standardization"], *training_statistics(moments, trial.train))
-            manifest["trials"].append({
-                "trial": trial.number, "test_fold": trial.test_fold, "validation_fold": trial.validation_fold,
-                "files": files,
-                "clips": {"train": len(trial.train), "validation": len(trial.validation), "test": len(trial.test)},
-                "augmented_train_clips": int(np.sum(dataset.variants[trial.train] > 0)),
-            })
-        # An old manifest must not vouch for half-replaced folders.
-        folds_manifest_path(out_dir, manifest["dataset"], k).unlink(missing_ok=True)
-        for folder in (index_folder, statistics_folder):
-            replace_directory(staging / folder, out_dir / folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    (out_dir / _sets_folder(tag, k)).mkdir(parents=True, exist_ok=True)
+    created = Path(tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%dT%H%M%S')}-", dir=out_dir / _sets_folder(tag, k)))
+    created.chmod(0o755)
+    fold_set = f"{_sets_folder(tag, k)}/{created.name}"
+    index_folder = f"{fold_set}/{tag}_folds_{k}_index"
+    statistics_folder = f"{fold_set}/{tag}_folds_{k}_standardization"
+    (out_dir / index_folder).mkdir()
+    (out_dir / statistics_folder).mkdir()
+    for trial in trials:
+        stem = f"Fold_{trial.number:02d}of{k:02d}_{tag}_seed{seed_tag}"
+        files = {}
+        for subset, indices in zip(_SUBSETS, (trial.train, trial.validation, trial.test)):
+            files[subset.lower()] = f"{index_folder}/{stem}_{subset}.hdf5"
+            write_trial_indices(out_dir / files[subset.lower()], indices, dataset.labels[indices])
+        files["standardization"] = f"{statistics_folder}/{stem}_TrainParameters.hdf5"
+        write_trial_statistics(out_dir / files["standardization"], *training_statistics(moments, trial.train))
+        manifest["trials"].append({
+            "trial": trial.number, "test_fold": trial.test_fold, "validation_fold": trial.validation_fold,
+            "files": files,
+            "clips": {"train": len(trial.train), "validation": len(trial.validation), "test": len(trial.test)},
+            "augmented_train_clips": int(np.sum(dataset.variants[trial.train] > 0)),
+        })
+
+
+def _sets_folder(tag: str, k: int) -> str:
+    return f"{tag}_folds_{k}_sets"
+
+
+def _settle(out_dir: Path, manifest: dict) -> None:
+    """After the manifest names its set: point the top-level folder names at it, remove every other set.
+
+    ``<TAG>_folds_<k>_index`` and ``..._standardization`` become relative links into the set
+    in force, for tools that read the original layout; sets of killed or earlier runs, and
+    the staging folders of earlier mclnn versions, go. Runs under the manifest's lock.
+    """
+    tag, k = manifest["tag"], manifest["k"]
+    in_force = Path(manifest["trials"][0]["files"]["test"]).parts[:2]  # (<TAG>_folds_<k>_sets, <set>)
+    for name in (f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization"):
+        link, temporary = out_dir / name, out_dir / f".{name}.{os.getpid()}.link"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(Path(*in_force, name))
+        if link.is_dir() and not link.is_symlink():  # a folder of the layout before fold sets
+            shutil.rmtree(link)
+        os.replace(temporary, link)
+    for fold_set in (out_dir / in_force[0]).iterdir():
+        if fold_set.name != in_force[1]:
+            shutil.rmtree(fold_set, ignore_errors=True)
+    for leftover in out_dir.glob(f".{tag}_folds_{k}_*.link"):
+        leftover.unlink(missing_ok=True)
+    for leftover in [*out_dir.glob(f".{tag}_folds_{k}.*.partial"), *out_dir.glob(f".{tag}_folds_{k}_*.retired")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Which file stands at ``path`` now: its inode, size and modification time."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _fold_class_counts(folds, dataset, k):

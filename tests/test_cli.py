@@ -252,9 +252,9 @@ def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp
 
 
 def test_validation_runs_read_no_test_file_and_compare_decides_between_them(run, toy_folds, tmp_path):
-    out = shutil.copytree(toy_folds, tmp_path / "toy")
-    for test_index in out.glob("TOY_folds_4_index/*_Test.hdf5"):
-        test_index.unlink()  # a validation run must not need them
+    out = shutil.copytree(toy_folds, tmp_path / "toy", symlinks=True)
+    for entry in read_folds_manifest(out, "toy", 4)["trials"]:
+        (out / entry["files"]["test"]).unlink()  # a validation run must not need them
     runs = {}
     for name, epochs in (("short", 1), ("longer", 3)):
         runs[name] = tmp_path / name

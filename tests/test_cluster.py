@@ -86,7 +86,7 @@ def _scores(report):
 
 def test_cv_train_on_the_cluster_and_in_two_processes_equals_the_local_run(cluster, toy_folds, tmp_path):
     config = load_config("toy", overrides=["training.epochs=3"])
-    outs = {name: shutil.copytree(toy_folds, tmp_path / name) for name in ("local", "jobs", "cluster")}
+    outs = {name: shutil.copytree(toy_folds, tmp_path / name, symlinks=True) for name in ("local", "jobs", "cluster")}
     local = cv_train(config, out_dir=outs["local"])
     in_processes = cv_train(config, out_dir=outs["jobs"], jobs=2)
     with connect(cluster.scheduler_address) as client:
@@ -98,7 +98,7 @@ def test_cv_train_on_the_cluster_and_in_two_processes_equals_the_local_run(clust
 
 
 def test_a_worker_lost_in_a_trial_is_replaced_and_the_trial_resumes_from_its_checkpoint(toy_folds, tmp_path):
-    out = shutil.copytree(toy_folds, tmp_path / "out")
+    out = shutil.copytree(toy_folds, tmp_path / "out", symlinks=True)
     state = TrialPaths.of(weights_dir(out, {"tag": "TOY", "k": 4}), 1).state
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   host="127.0.0.1") as lossy, distributed.Client(lossy) as client:
@@ -123,7 +123,7 @@ def test_a_worker_lost_in_a_trial_is_replaced_and_the_trial_resumes_from_its_che
 
 
 def test_predict_on_the_cluster_equals_the_local_run_in_input_order(cluster, toy_folds, tmp_path):
-    out = shutil.copytree(toy_folds, tmp_path / "out")
+    out = shutil.copytree(toy_folds, tmp_path / "out", symlinks=True)
     cv_train(load_config("toy", overrides=["training.epochs=2"]), out_dir=out, trial=1)
     clips = write_toy_dataset(tmp_path / "new", clips_per_class=14, seed=99)  # 70 clips: two tasks
     (clips / "broken.wav").write_text("not audio")

@@ -1,6 +1,8 @@
 import json
 import logging
+import os
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -36,8 +38,14 @@ def test_folds_write_original_names_and_consistent_content(toy_out, tiny_config)
     assert [trial["test_fold"] for trial in manifest["trials"]] == [1, 3, 2]
     assert [trial["validation_fold"] for trial in manifest["trials"]] == [2, 1, 3]
     first = manifest["trials"][0]["files"]
-    assert first["test"] == "TOY_folds_3_index/Fold_01of03_TOY_seed1_Test.hdf5"
-    assert first["standardization"] == "TOY_folds_3_standardization/Fold_01of03_TOY_seed1_TrainParameters.hdf5"
+    fold_set = Path(first["test"]).parts[:2]
+    assert fold_set[0] == "TOY_folds_3_sets"
+    assert first["test"] == f"{Path(*fold_set)}/TOY_folds_3_index/Fold_01of03_TOY_seed1_Test.hdf5"
+    assert first["standardization"] == (f"{Path(*fold_set)}/TOY_folds_3_standardization/"
+                                        "Fold_01of03_TOY_seed1_TrainParameters.hdf5")
+    # The original layout's folder names lead to the set in force, for tools that read them.
+    assert (toy_out / "TOY_folds_3_index" / "Fold_01of03_TOY_seed1_Test.hdf5").resolve() == \
+        (toy_out / first["test"]).resolve()
     with load_dataset(dataset_path(toy_out)) as dataset:
         tested = []
         for trial in manifest["trials"]:
@@ -148,7 +156,7 @@ def test_esc10_trial_sets(tmp_path):
         assert prefixes(0, "validation") == {"2"}
         assert prefixes(0, "train") == {"3", "4", "5"}
         assert prefixes(1, "test") == {"5"} and prefixes(1, "validation") == {"1"}
-    assert manifest["trials"][1]["files"]["test"] == "ESC10_folds_5_index/Fold_02of05_ESC10_seedNoSeed_Test.hdf5"
+    assert manifest["trials"][1]["files"]["test"].endswith("/ESC10_folds_5_index/Fold_02of05_ESC10_seedNoSeed_Test.hdf5")
 
 
 def test_copied_folder_stays_up_to_date_and_a_changed_file_is_caught(toy_out, tiny_config, tmp_path, caplog):
@@ -192,3 +200,22 @@ def test_statistics_that_are_not_finite_or_positive_are_refused(toy_out, tiny_co
     with pytest.raises(DatasetError, match=rf"^{path}: its statistics hold non-finite values or standard deviations "
                                            "that are not positive; rerun `mclnn folds --force`"):
         read_trial_statistics(path, n_features)
+
+
+def test_a_dataset_file_replaced_while_folds_read_it_is_refused_not_recorded(toy_out, toy_source, tiny_config,
+                                                                             monkeypatch):
+    other = toy_out.parent / "other"
+    transform_dataset(load_config("toy", overrides=[*TINY_FEATURES, "features.n_mels=32"]), source_dir=toy_source,
+                      out_dir=other)
+    moments = stage.clip_moments
+
+    def replaced_meanwhile(dataset, **kwargs):
+        result = moments(dataset, **kwargs)
+        shutil.copy(dataset_path(other), dataset_path(toy_out).with_name("incoming.hdf5"))
+        os.replace(dataset_path(toy_out).with_name("incoming.hdf5"), dataset_path(toy_out))  # as transform does
+        return result
+
+    monkeypatch.setattr(stage, "clip_moments", replaced_meanwhile)
+    with pytest.raises(DatasetError, match=r"Dataset.hdf5 was replaced while the folds were made from it"):
+        make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
+    assert not folds_manifest_path(toy_out, "toy", 3).exists()
