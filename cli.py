@@ -6,8 +6,10 @@ status 1 here, and only here.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,12 +50,25 @@ scheduler_option = click.option(
 )
 
 
+# What the system can refuse a writer, and what the user can do about it.
+_OS_REMEDIES = {errno.ENOSPC: "free some space or give another --out", errno.EDQUOT: "free some space or give another --out",
+                errno.EROFS: "give a writable --out", errno.EACCES: "give a folder you may write to (--out)",
+                errno.EPERM: "give a folder you may write to (--out)"}
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MCLNNError as error:
             raise click.ClickException(str(error)) from None
+        except OSError as error:
+            if error.errno not in _OS_REMEDIES:
+                raise
+            # Outputs are renamed into place only once whole: the previous ones are intact.
+            where = error.filename or "an output file"
+            raise click.ClickException(f"{where}: {error.strerror or os.strerror(error.errno)}; "
+                                       f"{_OS_REMEDIES[error.errno]} (earlier outputs are intact)") from None
 
 
 PLAIN_LINE_SECONDS = 30  # without a terminal, counts are printed at most this often

@@ -177,7 +177,10 @@ def _read_entries(config_path):
         path = Path(config_path)
         if not path.is_file():
             raise ParameterError(f"--config {path}: no such file; give the path of a datasets YAML file")
-        documents.append((str(path), path.read_text()))
+        try:
+            documents.append((str(path), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            raise ParameterError(f"--config {path}: not a text file (not UTF-8); give a datasets YAML file") from None
     entries, defaults = {}, {}
     for origin, text in documents:
         try:

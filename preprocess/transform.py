@@ -7,6 +7,7 @@ import datetime
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,8 @@ def transform_dataset(
             return _result(output, up_to_date=True, started=started)
         logger.info("rebuilding %s: %s", output, reason)
     check_programs(config.augmentation)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_free_space(out_dir, n_clips=len(clips) * (1 + config.augmentation.n_variants), features=config.features)
     ordering = storage_ordering_path(out_dir, config.name)
     with exclusive_lock(output), exclusive_lock(ordering), atomic_path(output) as partial_output, \
             atomic_path(ordering) as partial_ordering:
@@ -182,6 +185,20 @@ def transform_dataset(
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
     return _result(output, up_to_date=False, started=started)
+
+
+def _check_free_space(out_dir: Path, *, n_clips: int, features) -> None:
+    """Raise DatasetError when ``out_dir``'s disk cannot hold the features of ``n_clips`` clips.
+
+    A full disk under h5py has ended a transform with a segmentation fault: it is refused
+    before anything is written. The estimate is an upper bound (every clip keeps
+    ``n_frames`` float32 frames), plus 5% for HDF5's own structures.
+    """
+    needed = int(n_clips * features.n_frames * features.n_features * 4 * 1.05) + (1 << 20)
+    free = shutil.disk_usage(out_dir).free
+    if free < needed:
+        raise DatasetError(f"{out_dir}: {free / 2**20:.0f} MiB free, but a Dataset.hdf5 of {n_clips} clips needs up to "
+                           f"{needed / 2**20:.0f} MiB; free some space or give another --out")
 
 
 def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,

@@ -1,4 +1,5 @@
 import csv
+import errno
 import json
 import os
 import re
@@ -45,6 +46,39 @@ def test_an_up_to_date_transform_says_so_once_on_stdout_and_stderr(tmp_path):
     subprocess.run(command, check=True, capture_output=True, env=environment)
     again = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
     assert (again.stdout + again.stderr).count("up to date") == 1
+
+
+@pytest.mark.parametrize("code, remedy", [(errno.ENOSPC, "free some space or give another --out"),
+                                           (errno.EROFS, "give a writable --out"),
+                                           (errno.EACCES, "give a folder you may write to (--out)")])
+def test_a_refused_write_is_one_line_and_the_previous_dataset_stays(run, tmp_path, monkeypatch, code, remedy):
+    from mclnn.preprocess import transform
+
+    out = tmp_path / "toy"
+    assert run("transform", "toy", "--out", out, *TINY).exit_code == 0
+    before = (out / "Dataset.hdf5").read_bytes()
+    partial = out / ".Dataset.1.partial.hdf5"
+
+    def refused(*args, **kwargs):
+        raise OSError(code, os.strerror(code), str(partial))
+
+    monkeypatch.setattr(transform, "_write_dataset", refused)
+    result = run("transform", "toy", "--out", out, "--force", *TINY)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {partial}: {os.strerror(code)}; {remedy} (earlier outputs are intact)"
+    assert (out / "Dataset.hdf5").read_bytes() == before
+
+
+def test_too_little_free_space_is_refused_before_writing(run, tmp_path, monkeypatch):
+    from mclnn.preprocess import transform
+
+    out = tmp_path / "toy"
+    monkeypatch.setattr(transform.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10, 10, 2**20))
+    result = run("transform", "toy", "--out", out, *TINY)
+    assert result.exit_code == 1
+    assert re.fullmatch(rf"Error: {out}: 1 MiB free, but a Dataset.hdf5 of 40 clips needs up to \d+ MiB; free some "
+                        r"space or give another --out", result.output.strip())
+    assert not (out / "Dataset.hdf5").exists()
 
 
 @pytest.mark.parametrize("args, message", [

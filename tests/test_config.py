@@ -209,3 +209,11 @@ def test_longer_esc10_entries_change_only_the_epoch_budget(name, epochs):
     assert _data_and_model(longer) == _data_and_model(fast)
     assert (longer.training.epochs, longer.training.patience) == (epochs, epochs)
     assert replace(longer.training, epochs=fast.training.epochs, patience=fast.training.patience) == fast.training
+
+
+def test_a_config_file_that_is_not_text_is_one_line(tmp_path):
+    binary = tmp_path / "datasets.yaml"
+    binary.write_bytes(b"\xff\xfe\x00datasets:\x9c\x80")
+    with pytest.raises(ParameterError, match=rf"^--config {binary}: not a text file \(not UTF-8\); give a datasets "
+                                             "YAML file$"):
+        load_config("esc10", config_path=binary)
