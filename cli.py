@@ -22,6 +22,7 @@ from mclnn.cluster import SCHEDULER_VARIABLE, connect
 from mclnn.errors import MCLNNError
 from mclnn.folds.fold_files import check_trial, read_folds_manifest
 from mclnn.quiet_import import import_tensorflow
+from mclnn.train.fit.epoch_lines import epoch_line, epoch_values
 from mclnn.train.trial_files import EVALUATED_FOLDS
 from mclnn.variants import MODEL_KINDS
 
@@ -240,11 +241,10 @@ class _EpochBars:
         self._trial = None
 
     def __call__(self, trial, epoch, epochs, logs):
-        shown = "  ".join([f"{key} {value:.4f}" for key, value in logs.items() if key != "seconds"]
-                          + [f"{logs['seconds']:.1f} s"] * ("seconds" in logs))
         if not sys.stderr.isatty():
-            click.echo(f"{self._dataset} trial {trial}: epoch {epoch}/{epochs}  {shown}", err=True)
+            click.echo(epoch_line(self._dataset, trial, epoch, epochs, logs), err=True)
             return
+        shown = epoch_values(logs)
         if trial != self._trial:
             self.close()
             self._trial = trial

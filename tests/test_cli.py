@@ -283,6 +283,10 @@ def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp
                                       for line in finished), run.stderr
     assert not [line for line in run.stderr.splitlines() if "absl" in line or "oneDNN" in line], run.stderr
     assert "toy pooled over trials 1, 2, 3: clip accuracy" in run.stdout
+    # The workers' epoch lines reach the log, so a stuck trial can be told from a slow one.
+    epochs = [line for line in run.stderr.splitlines() if ": epoch 1/1 " in line]
+    assert sorted(line.split(":")[0] for line in epochs) == [f"toy seed 0 trial {n}" for n in (1, 2, 3)], run.stderr
+    assert "A worker stopped" not in run.stderr
 
 
 def test_validation_runs_read_no_test_file_and_compare_decides_between_them(run, toy_folds, tmp_path):
