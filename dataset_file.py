@@ -14,14 +14,21 @@ Layout (format ``mclnn-dataset``, version 1)::
     /clips/deformation   str      the deformation applied ('' for originals)
     /source_files        str      per source file: relative path, size and modification
                                   time, tab-separated (what changed, when a rerun rebuilds)
+    /source_sha256       str      per source file (in the order of source_files): its content's
+                                  SHA-256, so a touched but unchanged file is told from an edited one
 
 Root attributes record the dataset name, class names, feature and augmentation
-settings (JSON), the config hash, the source fingerprint, library versions and any
-skipped files. Every augmented variant is stored right after its original.
+settings (JSON), the config hash, the source fingerprint, library versions, any
+skipped files, and ``content_digest``: a SHA-256 over the stored features, offsets,
+clip metadata and class names, the same for two files that hold the same data (later
+stages decide "unchanged" by it, not by the file's bytes or times). Every augmented
+variant is stored right after its original.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -32,7 +39,7 @@ import numpy as np
 
 from mclnn.errors import DatasetError, ParameterError
 
-__all__ = ["Dataset", "DatasetWriter", "FORMAT", "FORMAT_VERSION", "load_dataset"]
+__all__ = ["Dataset", "DatasetWriter", "FORMAT", "FORMAT_VERSION", "data_digest", "load_dataset"]
 
 FORMAT = "mclnn-dataset"
 FORMAT_VERSION = 1
@@ -46,6 +53,28 @@ _CLIP_FIELDS = {
     "variant": np.int32,
     "deformation": str,
 }
+
+
+def data_digest(file: str | Path | h5py.File) -> str:
+    """A SHA-256 of the data a Dataset.hdf5 holds: features, offsets, clip metadata, class names.
+
+    Equal for two files of equal data, whatever their attributes, times or HDF5 layout;
+    read in blocks, so a large file is never loaded whole.
+    """
+    with contextlib.ExitStack() as stack:
+        handle = file if isinstance(file, h5py.File) else stack.enter_context(h5py.File(file, "r"))
+        digest = hashlib.sha256()
+        features = handle["features"]
+        rows = max(1, _WRITE_BLOCK_BYTES // max(1, features.shape[1] * 4))
+        for start in range(0, features.shape[0], rows):
+            digest.update(np.ascontiguousarray(features[start:start + rows], dtype=np.float32).tobytes())
+        digest.update(np.asarray(handle["offsets"][()], dtype=np.int64).tobytes())
+        for name in _CLIP_FIELDS:
+            digest.update(name.encode())
+            values = handle["clips"][name][()].tolist()  # numbers as Python numbers, strings as bytes
+            digest.update(json.dumps([value.decode() if isinstance(value, bytes) else value for value in values]).encode())
+        digest.update(str(handle.attrs.get("class_names")).encode())
+        return digest.hexdigest()
 
 
 class DatasetWriter:
@@ -94,11 +123,13 @@ class DatasetWriter:
         """Close the unfinished file; the caller discards it."""
         self._file.close()
 
-    def close(self, attrs: Mapping[str, Any], *, source_files: Sequence[str] = ()) -> None:
-        """Write offsets, clip metadata, ``source_files`` and root attributes, and close the file."""
+    def close(self, attrs: Mapping[str, Any], *, source_files: Sequence[str] = (),
+              source_sha256: Sequence[str] = ()) -> None:
+        """Write offsets, clip metadata, ``source_files``, ``source_sha256`` and root attributes, and close the file."""
         self._flush()
         self._file.create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))
         self._file.create_dataset("source_files", data=list(source_files), dtype=h5py.string_dtype())
+        self._file.create_dataset("source_sha256", data=list(source_sha256), dtype=h5py.string_dtype())
         clips = self._file.create_group("clips")
         for name, dtype in _CLIP_FIELDS.items():
             if dtype is str:
@@ -106,6 +137,8 @@ class DatasetWriter:
             else:
                 clips.create_dataset(name, data=np.asarray(self._clips[name], dtype=dtype))
         self._file.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, **attrs})
+        self._file.flush()
+        self._file.attrs["content_digest"] = data_digest(self._file)
         self._file.close()
 
 

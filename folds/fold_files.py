@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from mclnn.atomic import content_fingerprint, file_fingerprint
-from mclnn.dataset_file import Dataset
+from mclnn.dataset_file import Dataset, data_digest
 from mclnn.errors import DatasetError, ParameterError
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "fold_file_readable", "folds_manifest_path",
@@ -68,19 +68,32 @@ def read_folds_manifest(out_dir: str | Path, dataset: str, k: int) -> dict:
 
 
 def dataset_identity(path: str | Path) -> dict:
-    """What a folds manifest records of its Dataset.hdf5: a size-and-time fingerprint and the content's SHA-256."""
-    return {"dataset_fingerprint": file_fingerprint(path), "dataset_sha256": content_fingerprint(path)}
+    """What a folds manifest records of its Dataset.hdf5: a size-and-time fingerprint, the file's SHA-256
+    and the digest of the data it holds (:func:`mclnn.dataset_file.data_digest`)."""
+    return {"dataset_fingerprint": file_fingerprint(path), "dataset_sha256": content_fingerprint(path),
+            "dataset_digest": _data_digest(path)}
 
 
 def dataset_unchanged(manifest: dict, path: str | Path) -> bool:
-    """Whether ``path`` holds the Dataset.hdf5 the folds were made from: untouched since, or a copy of it.
+    """Whether ``path`` holds the data the folds were made from: the same file, a copy, or a rebuild of equal data.
 
-    The size and modification time settle the common case at once; a file copied
-    without its times (``cp -r``, ``rsync`` without ``-t``) is then compared by content.
+    The size and modification time settle the common case at once; then the data's digest
+    (a transform rerun that wrote the same features, or a touched source file, keeps it);
+    then the file's bytes (a copy made without its times, of a file that has no digest).
     """
     if file_fingerprint(path) == manifest.get("dataset_fingerprint"):
         return True
+    if manifest.get("dataset_digest") is not None:
+        return _data_digest(path) == manifest["dataset_digest"]
     return "dataset_sha256" in manifest and content_fingerprint(path) == manifest["dataset_sha256"]
+
+
+def _data_digest(path: str | Path) -> str | None:
+    """The digest of the data in a Dataset.hdf5 of mclnn's layout; None for other files (the original layout)."""
+    try:
+        return data_digest(path)
+    except (OSError, KeyError):
+        return None
 
 
 def check_trial(manifest: dict, trial: int | None) -> None:

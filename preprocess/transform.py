@@ -21,7 +21,7 @@ import soundfile
 from threadpoolctl import threadpool_limits
 
 import mclnn
-from mclnn.atomic import atomic_path, exclusive_lock, remove_leftovers
+from mclnn.atomic import atomic_path, content_fingerprint, exclusive_lock, remove_leftovers
 from mclnn.cluster import on_worker, task_backend
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
@@ -161,6 +161,7 @@ def transform_dataset(
     clips = discover_clips(config.source, root=source_dir)
     extra_files = (source_dir / config.source.csv,) if config.source.layout == "csv" else ()
     sources = source_stats(clips, extra_files=extra_files)
+    source_paths = [clip.path for clip in clips] + list(extra_files)
     recorded = {
         "config_hash": _config_hash(config),
         "source_fingerprint": source_fingerprint(clips, extra_files=extra_files),
@@ -168,6 +169,10 @@ def transform_dataset(
     if not force and output.exists():
         reason = _rebuild_reason(output, config, recorded, sources)
         if reason is None:
+            return _result(output, up_to_date=True, started=started)
+        if reason.startswith("source files changed") and _only_touched(output, sources, source_paths):
+            logger.info("%s: %s, but they hold the same bytes; its features are kept", output, reason)
+            _record_sources(output, recorded, sources)
             return _result(output, up_to_date=True, started=started)
         logger.info("rebuilding %s: %s", output, reason)
     check_programs(config.augmentation)
@@ -180,7 +185,7 @@ def transform_dataset(
         skipped = _write_dataset(
             config, clips, class_names, partial_output, partial_ordering,
             jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
-            sources=sources, client=client,
+            sources=sources, source_paths=source_paths, client=client,
         )
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
@@ -202,7 +207,7 @@ def _check_free_space(out_dir: Path, *, n_clips: int, features) -> None:
 
 
 def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,
-                   sources, client):
+                   sources, source_paths, client):
     features = config.features
     chunk_frames = features.n_frames
     writer = DatasetWriter(path, n_features=features.n_features, chunk_frames=chunk_frames)
@@ -255,7 +260,7 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
         "stretched": json.dumps([{"file": name, "fraction": fraction} for name, fraction in stretched]),
         "versions": json.dumps(_versions(augmenting)),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }, source_files=sources)
+    }, source_files=sources, source_sha256=[content_fingerprint(path) for path in source_paths])
     ordering_path.write_text("".join(f"{name}\n" for name in ordering))
     return skipped
 
@@ -289,6 +294,33 @@ def _clip_seed(augmentation_seed, clip_index):
 def _config_hash(config):
     source = dataclasses.replace(config.source, path=None)
     return settings_hash(config.features, config.augmentation, source, FORMAT_VERSION, librosa.__version__)
+
+
+def _only_touched(path, sources, source_paths):
+    """Whether every source file whose size or time changed holds the bytes recorded in ``path``.
+
+    ``sources`` are the files' :func:`~mclnn.preprocess.discovery.source_stats` lines now,
+    ``source_paths`` the files themselves, in the same order.
+    """
+    with h5py.File(path, "r") as existing:
+        if "source_sha256" not in existing:
+            return False
+        before = [line.decode() for line in existing["source_files"][()]]
+        hashes = [value.decode() for value in existing["source_sha256"][()]]
+    if [line.rsplit("\t", 2)[0] for line in before] != [line.rsplit("\t", 2)[0] for line in sources]:
+        return False  # files were added, removed or reordered
+    return all(content_fingerprint(file) == recorded_hash for old, new, file, recorded_hash
+               in zip(before, sources, source_paths, hashes) if old != new)
+
+
+def _record_sources(path, recorded, sources):
+    """Rewrite ``path`` (atomically) with the sources' new sizes and times; its data and content digest stay."""
+    with exclusive_lock(path), atomic_path(path) as partial:
+        shutil.copyfile(path, partial)
+        with h5py.File(partial, "r+") as copy:
+            del copy["source_files"]
+            copy.create_dataset("source_files", data=sources, dtype=h5py.string_dtype())
+            copy.attrs["source_fingerprint"] = recorded["source_fingerprint"]
 
 
 def _rebuild_reason(path, config, recorded, sources):

@@ -148,7 +148,7 @@ def test_bad_inputs_are_named(out, tmp_path):
     with pytest.raises(DatasetError, match=r"Fold_02of04_TOY_seed0_TrainParameters.hdf5: standardization file missing"):
         cv_train(toy_config(), out_dir=out, trial=2)
     with h5py.File(dataset_path(out), "a") as handle:
-        handle.attrs["edited"] = "by hand"
+        handle["features"][0, 0] += 1.0  # edited by hand
     with pytest.raises(DatasetError, match=r"Dataset.hdf5 changed after the folds were made; "
                                            r"rerun `mclnn folds toy --k 4 --out .*`"):
         cv_train(toy_config(), out_dir=out, trial=1)

@@ -29,3 +29,23 @@ def test_reference_layout_reader(tmp_path, rng):
         load_dataset(path)
     with pytest.raises(DatasetError, match=r"class counts \[2, 2\] add up to 4, but .* holds 5 clips"):
         load_dataset(path, class_counts=[2, 2])
+
+
+def test_the_data_digest_follows_the_data_not_the_attributes_or_the_file(tmp_path, rng):
+    from mclnn.dataset_file import DatasetWriter, data_digest
+
+    def write(path, features, **attrs):
+        writer = DatasetWriter(path, n_features=3, chunk_frames=4)
+        for index, clip in enumerate(features):
+            writer.append(clip, label=index % 2, category=f"c{index % 2}", filename=f"{index}.wav", fold=-1,
+                          group=index, variant=0, deformation="")
+        writer.close({"class_names": '["c0", "c1"]', **attrs})
+        return data_digest(path)
+
+    clips = [rng.standard_normal((4, 3)).astype(np.float32) for _ in range(3)]
+    first = write(tmp_path / "a.hdf5", clips, created="monday")
+    assert write(tmp_path / "b.hdf5", clips, created="tuesday") == first
+    with h5py.File(tmp_path / "a.hdf5", "r") as handle:
+        assert handle.attrs["content_digest"] == first
+    clips[2][1, 1] += 1e-3
+    assert write(tmp_path / "c.hdf5", clips) != first

@@ -230,3 +230,38 @@ def test_a_silent_kept_window_is_told_from_a_silent_clip(toy_source, tmp_path):
         transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out")
     middle = load_config("toy", overrides=[*TINY_FEATURES, "features.clip_position=middle"])
     assert transform_dataset(middle, source_dir=toy_source, out_dir=tmp_path / "out").n_originals == 16
+
+
+def test_a_touched_source_file_rebuilds_nothing_downstream(toy_source, tiny_config, tmp_path, caplog):
+    """Cron reruns decide by content: a timestamp changes no feature, no fold and no trained trial."""
+    from mclnn.folds import make_folds
+    from mclnn.train import cv_train
+
+    out = tmp_path / "out"
+    config = load_config("toy", overrides=[*TINY_FEATURES, "training.epochs=1"])
+    first = transform_dataset(config, source_dir=toy_source, out_dir=out)
+    make_folds(config, dataset_file=first.path, out_dir=out, k=3)
+    cv_train(config, out_dir=out, k=3, trial=1)
+    report = out / "TOY_folds_3_weights" / "report.json"
+    report_written = report.stat().st_mtime_ns
+    with load_dataset(first.path) as dataset:
+        digest = dataset.attrs["content_digest"]
+    clip = sorted(toy_source.rglob("*.wav"))[3]
+    os.utime(clip, ns=(1, 1))  # touched, as a copy or a backup restore does
+    with caplog.at_level(logging.INFO):
+        again = transform_dataset(config, source_dir=toy_source, out_dir=out)
+    assert again.up_to_date and "hold the same bytes; its features are kept" in caplog.text
+    with load_dataset(first.path) as dataset:
+        assert dataset.attrs["content_digest"] == digest
+    assert transform_dataset(config, source_dir=toy_source, out_dir=out).up_to_date  # the new times are recorded
+    assert make_folds(config, dataset_file=first.path, out_dir=out, k=3).up_to_date
+    cv_train(config, out_dir=out, k=3, trial=1)
+    assert report.stat().st_mtime_ns == report_written  # an unchanged rerun leaves the report alone
+    # A forced rebuild writes the same data: still the same folds.
+    transform_dataset(config, source_dir=toy_source, out_dir=out, force=True)
+    assert make_folds(config, dataset_file=first.path, out_dir=out, k=3).up_to_date
+    # An edited clip is rebuilt, and the folds follow.
+    write_tone(clip, seconds=0.5, frequency=1234.0)
+    edited = transform_dataset(config, source_dir=toy_source, out_dir=out)
+    assert not edited.up_to_date
+    assert not make_folds(config, dataset_file=first.path, out_dir=out, k=3).up_to_date

@@ -12,7 +12,7 @@ import mclnn
 from mclnn.atomic import atomic_write_text
 from mclnn.train.evaluate.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
-from mclnn.train.trial_files import TrialPaths, TrialReport
+from mclnn.train.trial_files import TrialPaths, TrialReport, read_json
 
 __all__ = ["write_report"]
 
@@ -58,6 +58,9 @@ def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, 
         "pooled": pooled,
         "over_trials": {key: _mean_and_std([trial.scores[key] for trial in trial_reports]) for key, _ in _COLUMNS},
     }
+    previous = read_json(folder / "report.json")
+    if previous is not None and _unchanged(previous, json.loads(json.dumps(report))):
+        return previous  # a rerun that changed nothing leaves the report and its pictures as they were
     atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(folder / "report.md", _markdown(report))
     for vote in ("mean_probability", "majority"):
@@ -75,6 +78,11 @@ def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, 
                                  title=f"{dataset} {model} trial {trial.trial} (tests fold {trial.test_fold})",
                                  path=f"{paths.pictures}_curves.png")
     return report
+
+
+def _unchanged(previous: dict, report: dict) -> bool:
+    """Whether two reports say the same, when they were written aside."""
+    return {**previous, "created": None} == {**report, "created": None}
 
 
 def _mean_and_std(values):

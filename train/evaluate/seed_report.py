@@ -11,7 +11,7 @@ import numpy as np
 from mclnn.atomic import atomic_write_text
 from mclnn.train.evaluate.metrics import clip_scores, summarize_clip
 from mclnn.train.pictures import save_confusion_matrix
-from mclnn.train.trial_files import TrialReport
+from mclnn.train.trial_files import TrialReport, read_json
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "write_seeds_report"]
 
@@ -78,6 +78,8 @@ def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset
                      "confusion": ensemble["confusion_mean_probability"]},
         "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
     }
+    if read_json(folder / "report_seeds.json") == json.loads(json.dumps(report)):
+        return report  # a rerun that changed nothing leaves the report and its picture as they were
     atomic_write_text(folder / "report_seeds.json", json.dumps(report, indent=1) + "\n")
     atomic_write_text(folder / "report_seeds.md", _markdown(report))
     save_confusion_matrix(report["ensemble"]["confusion"], class_names=class_names,
