@@ -185,7 +185,8 @@ def transform_dataset(
         skipped = _write_dataset(
             config, clips, class_names, partial_output, partial_ordering,
             jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
-            sources=sources, source_paths=source_paths, client=client,
+            sources=sources, source_hashes=[content_fingerprint(path) for path in source_paths],
+            previous=output if output.exists() and not force else None, client=client,
         )
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
@@ -207,7 +208,7 @@ def _check_free_space(out_dir: Path, *, n_clips: int, features) -> None:
 
 
 def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,
-                   sources, source_paths, client):
+                   sources, source_hashes, previous, client):
     features = config.features
     chunk_frames = features.n_frames
     writer = DatasetWriter(path, n_features=features.n_features, chunk_frames=chunk_frames)
@@ -215,17 +216,17 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
     # Feature extraction releases the GIL (libsndfile, soxr, FFT, BLAS), so threads share
     # the work without re-importing librosa per worker; each thread keeps BLAS to one core.
     backend = "loky" if augmenting else "threading"
-    tasks = (
-        joblib.delayed(_extract_clip)(clip, config, clip_index=index, skip_bad=skip_bad)
-        for index, clip in enumerate(clips)
-    )
     label_of = {name: label for label, name in enumerate(class_names)}
     group_index, skipped, stretched, ordering = {}, [], [], []
+    kept = _KeptClips(previous, recorded["config_hash"], sources, source_hashes)
     try:
+        tasks = (joblib.delayed(_extract_clip)(clip, config, clip_index=index, skip_bad=skip_bad)
+                 for index, clip in enumerate(clips) if clip.relative_path not in kept)
         # On a cluster, results come back in storage order, at most a few per worker ahead of the writer.
         with threadpool_limits(1), task_backend(client, backend):
             results = joblib.Parallel(n_jobs=-1 if client is not None else jobs, return_as="generator")(tasks)
-            for done, (clip, result) in enumerate(zip(clips, results), start=1):
+            for done, clip in enumerate(clips, start=1):
+                result = kept.result(clip.relative_path) if clip.relative_path in kept else next(results)
                 if isinstance(result, str):
                     logger.warning("skipped %s: %s", clip.relative_path, result)
                     skipped.append((clip.relative_path, result))
@@ -249,6 +250,8 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
     except BaseException:
         writer.abort()
         raise
+    finally:
+        kept.close()
     writer.close({
         **recorded,
         "dataset": config.name,
@@ -260,9 +263,54 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
         "stretched": json.dumps([{"file": name, "fraction": fraction} for name, fraction in stretched]),
         "versions": json.dumps(_versions(augmenting)),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }, source_files=sources, source_sha256=[content_fingerprint(path) for path in source_paths])
+    }, source_files=sources, source_sha256=source_hashes)
     ordering_path.write_text("".join(f"{name}\n" for name in ordering))
     return skipped
+
+
+class _KeptClips:
+    """The clips of the previous Dataset.hdf5 that a rebuild can copy instead of extracting again.
+
+    A clip is kept when the previous file was made with the same settings from the same
+    list of source files (so every clip has the same index, and its variants the same
+    seeds) and the clip's file holds the same bytes. ``in`` tells whether a clip is kept;
+    :meth:`result` gives what extracting it would.
+    """
+
+    def __init__(self, previous, config_hash, sources, source_hashes):
+        self._dataset, self._positions, self._fractions = None, {}, {}
+        if previous is None:
+            return
+        with h5py.File(previous, "r") as existing:
+            if existing.attrs.get("config_hash") != config_hash or "source_sha256" not in existing:
+                return
+            before = [line.decode().rsplit("\t", 2)[0] for line in existing["source_files"][()]]
+            hashes = [value.decode() for value in existing["source_sha256"][()]]
+        names = [line.rsplit("\t", 2)[0] for line in sources]
+        if before != names:
+            return
+        unchanged = {name for name, old, new in zip(names, hashes, source_hashes) if old == new}
+        self._dataset = load_dataset(previous)
+        for position, name in enumerate(self._dataset.filenames):
+            if name in unchanged:
+                self._positions.setdefault(name, []).append(position)
+        self._fractions = {item["file"]: item["fraction"] for item in self._dataset.attrs.get("stretched", [])}
+        if self._positions:
+            logger.info("%d of %d clips are unchanged and copied from %s", len(self._positions), len(names), previous)
+
+    def close(self):
+        """Close the previous file."""
+        if self._dataset is not None:
+            self._dataset.close()
+
+    def __contains__(self, name):
+        return name in self._positions
+
+    def result(self, name):
+        """The clip's variants' features and deformations, and its own-audio fraction (1 when it was not noted)."""
+        variants = [(self._dataset.features(position), self._dataset.deformations[position])
+                    for position in self._positions[name]]
+        return variants, self._fractions.get(name, 1.0)
 
 
 def _extract_clip(clip: ClipSource, config: DatasetConfig, *, clip_index: int, skip_bad: bool):

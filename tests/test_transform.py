@@ -265,3 +265,26 @@ def test_a_touched_source_file_rebuilds_nothing_downstream(toy_source, tiny_conf
     edited = transform_dataset(config, source_dir=toy_source, out_dir=out)
     assert not edited.up_to_date
     assert not make_folds(config, dataset_file=first.path, out_dir=out, k=3).up_to_date
+
+
+def test_an_edited_clip_is_the_only_one_extracted_again(toy_source, tiny_config, tmp_path, monkeypatch, caplog):
+    out = tmp_path / "out"
+    transform_dataset(tiny_config, source_dir=toy_source, out_dir=out)
+    edited = sorted(toy_source.rglob("*.wav"))[5]
+    write_tone(edited, seconds=0.5, frequency=987.0)
+    extracted = []
+    extract = transform_module._extract_clip
+
+    def counted(clip, *args, **kwargs):
+        extracted.append(clip.path)
+        return extract(clip, *args, **kwargs)
+
+    monkeypatch.setattr(transform_module, "_extract_clip", counted)
+    with caplog.at_level(logging.INFO):
+        partly = transform_dataset(tiny_config, source_dir=toy_source, out_dir=out, jobs=1)
+    assert not partly.up_to_date and extracted == [edited]
+    assert "14 of 15 clips are unchanged and copied from" in caplog.text
+    # The same file, to the bit, as a rebuild that extracts every clip.
+    whole = transform_dataset(tiny_config, source_dir=toy_source, out_dir=tmp_path / "whole", jobs=1)
+    with load_dataset(partly.path) as kept, load_dataset(whole.path) as fresh:
+        assert kept.attrs["content_digest"] == fresh.attrs["content_digest"]
