@@ -37,3 +37,15 @@ def count_replaces(args, *, env=None):
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, **(env or {})}, timeout=600)
     return int(finished.stderr.strip().splitlines()[-1].split()[-1])
+
+
+def run_killed_after(args, seconds, *, env=None):
+    """Run ``mclnn ARGS`` and SIGKILL it after ``seconds`` (if still running); the finished process."""
+    process = subprocess.Popen([sys.executable, "-m", "mclnn.cli", *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.communicate()
+    return process

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_FEATURES
-from faults import count_replaces, run_killed_at_replace
+from faults import count_replaces, run_killed_after, run_killed_at_replace
 from mclnn import load_dataset
 from mclnn.folds import read_folds_manifest
 from mclnn.folds.fold_files import read_trial_indices, read_trial_statistics
@@ -95,3 +95,26 @@ def test_cv_train_killed_at_each_rename_resumes_to_the_uninterrupted_scores(toy_
         assert not list((out / "TOY_folds_4_weights" / "trial_02").glob(".*partial*"))
         with h5py.File(out / "Dataset.hdf5"):
             pass
+
+
+@pytest.mark.slow
+def test_folds_and_cv_train_killed_at_random_moments_leave_usable_outputs(toy_folds, tmp_path):
+    environment = {"MCLNN_CACHE": str(tmp_path / "cache")}
+    previous = _folds_content(toy_folds, 4)
+    uninterrupted = shutil.copytree(toy_folds, tmp_path / "whole", symlinks=True)
+    remake = ["folds", "toy", "--k", 4, "--seed", 9]
+    train = ["cv-train", "toy", "--trial", 1, "--epochs", 3, "--seed", 2]
+    for arguments in (remake, train):
+        assert run_killed_at_replace([*arguments, "--out", uninterrupted], -1, env=environment).returncode == 0
+    expected_folds = _folds_content(uninterrupted, 4)
+    expected = json.loads((uninterrupted / "TOY_folds_4_weights" / "trial_01" / "report.json").read_text())
+    rng = np.random.default_rng(2026)
+    for attempt, seconds in enumerate(rng.uniform(0.5, 6.0, size=4)):
+        out = shutil.copytree(toy_folds, tmp_path / f"killed{attempt}", symlinks=True)
+        run_killed_after([*remake, "--out", out], seconds, env=environment)
+        assert _folds_content(out, 4) in (previous, expected_folds)
+        assert run_killed_at_replace([*remake, "--out", out], -1, env=environment).returncode == 0
+        run_killed_after([*train, "--out", out], seconds * 2, env=environment)
+        assert run_killed_at_replace([*train, "--out", out], -1, env=environment).returncode == 0
+        report = json.loads((out / "TOY_folds_4_weights" / "trial_01" / "report.json").read_text())
+        assert report["scores"] == expected["scores"], seconds
