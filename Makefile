@@ -29,12 +29,13 @@ system-programs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rubberband-cli sox >/dev/null; \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml | system-programs
+# The CPU set, pinned to the versions the suite passed with (constraints.txt says how to refresh it).
+$(STAMP): setup.cfg pyproject.toml constraints.txt | system-programs
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[cpu,augment,test]'
 	# muda depends on PySoundFile, whose soundfile.py overwrites the real one and cannot find libsndfile.
-	$(BIN)/pip install -q --force-reinstall --no-deps 'soundfile>=0.12.1'
+	$(BIN)/pip install -q --force-reinstall --no-deps "$$(grep '^soundfile==' constraints.txt)"
 	$(BIN)/python -c "import soundfile; print('libsndfile', soundfile.__libsndfile_version__)"
 	touch $@
 

@@ -57,12 +57,24 @@ _OS_REMEDIES = {errno.ENOSPC: "free some space or give another --out", errno.EDQ
                 errno.EPERM: "give a folder you may write to (--out)"}
 
 
+# The optional parts a command can find missing, and the extra that installs each.
+_EXTRAS = {"tensorflow": "pip install 'mclnn[cpu]' (or 'mclnn[gpu]'; or 'mclnn[jax]' and KERAS_BACKEND=jax)",
+           "jax": "pip install 'mclnn[jax]' (or unset KERAS_BACKEND to use TensorFlow)",
+           "muda": "pip install 'mclnn[augment]'", "jams": "pip install 'mclnn[augment]'",
+           "distributed": "pip install 'mclnn[cluster]'"}
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except MCLNNError as error:
             raise click.ClickException(str(error)) from None
+        except ModuleNotFoundError as error:
+            root = (error.name or "").partition(".")[0]
+            if root not in _EXTRAS:
+                raise
+            raise click.ClickException(f"{root} is not installed, and this command needs it: {_EXTRAS[root]}") from None
         except OSError as error:
             if error.errno not in _OS_REMEDIES:
                 raise

@@ -1,30 +1,29 @@
-"""Stage 2: cross-validation index triples and per-fold standardization statistics."""
+"""Stage 2: cross-validation index triples and per-fold standardization statistics.
 
-from mclnn.folds.fold_files import (
-    dataset_tag,
-    folds_manifest_path,
-    read_folds_manifest,
-    read_trial_indices,
-    read_trial_statistics,
-)
-from mclnn.folds.splits import Trial, assign_folds, check_trials, make_trials, trial_rotation
-from mclnn.folds.stage import FoldsResult, format_fold_tables, make_folds
-from mclnn.folds.standardization import clip_moments, training_statistics
+Names are imported on first use, so reading a folds manifest (:mod:`mclnn.folds.fold_files`,
+as the command line does before anything else) loads neither scikit-learn nor the stage.
+"""
 
-__all__ = [
-    "FoldsResult",
-    "Trial",
-    "assign_folds",
-    "check_trials",
-    "clip_moments",
-    "dataset_tag",
-    "folds_manifest_path",
-    "format_fold_tables",
-    "make_folds",
-    "make_trials",
-    "read_folds_manifest",
-    "read_trial_indices",
-    "read_trial_statistics",
-    "training_statistics",
-    "trial_rotation",
-]
+from mclnn.lazy_imports import lazy_attributes
+
+_NAMES = {
+    "dataset_tag": "mclnn.folds.fold_files",
+    "folds_manifest_path": "mclnn.folds.fold_files",
+    "read_folds_manifest": "mclnn.folds.fold_files",
+    "read_trial_indices": "mclnn.folds.fold_files",
+    "read_trial_statistics": "mclnn.folds.fold_files",
+    "Trial": "mclnn.folds.splits",
+    "assign_folds": "mclnn.folds.splits",
+    "check_trials": "mclnn.folds.splits",
+    "make_trials": "mclnn.folds.splits",
+    "trial_rotation": "mclnn.folds.splits",
+    "FoldsResult": "mclnn.folds.stage",
+    "format_fold_tables": "mclnn.folds.stage",
+    "make_folds": "mclnn.folds.stage",
+    "clip_moments": "mclnn.folds.standardization",
+    "training_statistics": "mclnn.folds.standardization",
+}
+
+__all__ = sorted(_NAMES)
+
+__getattr__ = lazy_attributes("mclnn.folds", _NAMES)

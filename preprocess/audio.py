@@ -6,12 +6,23 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-import soundfile
 import soxr
 
-from mclnn.errors import DatasetError
+from mclnn.errors import DatasetError, MCLNNError
 
-__all__ = ["FEW_OWN_SAMPLES", "check_signal", "fit_length", "load_audio", "own_audio_fraction"]
+# The one import of soundfile, checked: muda's dependency PySoundFile replaces soundfile.py
+# with a copy (0.9) that cannot find libsndfile. Other modules import it from here.
+_SOUNDFILE_FIX = "pip install --force-reinstall --no-deps 'soundfile>=0.12.1'"
+try:
+    import soundfile
+except OSError as error:
+    raise MCLNNError(f"soundfile cannot load libsndfile ({error}): PySoundFile, which muda installs, replaced it "
+                     f"with an old copy; fix it with: {_SOUNDFILE_FIX}") from None
+if tuple(int(part) for part in soundfile.__version__.split(".")[:2]) < (0, 12):
+    raise MCLNNError(f"soundfile {soundfile.__version__} is PySoundFile's old copy (muda installs it); mclnn needs "
+                     f"0.12 or later: {_SOUNDFILE_FIX}")
+
+__all__ = ["FEW_OWN_SAMPLES", "check_signal", "fit_length", "load_audio", "own_audio_fraction", "soundfile"]
 
 # A clip whose peak is below this (-120 dBFS) carries no usable signal.
 SILENCE_PEAK = 1e-6

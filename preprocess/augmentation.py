@@ -9,13 +9,14 @@ whichever worker computes it. muda is imported only when augmenting: it takes ab
 from __future__ import annotations
 
 import functools
+import importlib.util
 import shutil
 from typing import Iterator
 
 import librosa
 import numpy as np
-import soundfile
 
+from mclnn.preprocess.audio import soundfile
 from mclnn.config import AugmentationSettings, Deformer
 from mclnn.errors import ParameterError
 from mclnn.preprocess.deformers import DEFORMERS
@@ -24,7 +25,13 @@ __all__ = ["build_deformers", "check_programs", "deform"]
 
 
 def check_programs(settings: AugmentationSettings) -> None:
-    """Raise ParameterError if a deformer needs a program (rubberband, sox) that is not installed."""
+    """Raise ParameterError if augmenting needs muda (the ``augment`` extra) or a program (rubberband,
+    sox) that is not installed."""
+    if settings.deformers:
+        missing = [name for name in ("muda", "jams") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ParameterError(f"augmentation needs {' and '.join(missing)}: pip install 'mclnn[augment]', "
+                                 "or remove the augmentation deformers")
     needed = {}
     for deformer in settings.deformers:
         program = DEFORMERS[deformer.name].program

@@ -17,7 +17,6 @@ import h5py
 import joblib
 import librosa
 import numpy as np
-import soundfile
 from threadpoolctl import threadpool_limits
 
 import mclnn
@@ -25,7 +24,7 @@ from mclnn.atomic import atomic_path, content_fingerprint, exclusive_lock, remov
 from mclnn.cluster import on_worker, task_backend
 from mclnn.config import DatasetConfig, settings_hash
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
-from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction
+from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction, soundfile
 from mclnn.preprocess.augmentation import check_programs, deform
 from mclnn.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
 from mclnn.preprocess.discovery import (ClipSource, changed_sources, discover_clips, source_fingerprint,

@@ -1,0 +1,5 @@
+"""``python -m mclnn``: the ``mclnn`` command."""
+
+from mclnn.cli import main
+
+main()
