@@ -24,7 +24,7 @@ from mclnn.config.learning import ModelSettings, TrainingSettings
 from mclnn.errors import ParameterError
 from mclnn.preprocess.deformers import DEFORMERS
 
-__all__ = ["DatasetConfig", "available_datasets", "load_config", "settings_hash"]
+__all__ = ["DatasetConfig", "available_datasets", "load_config", "parse_assignment", "settings_hash"]
 
 PACKAGED_CONFIG = "datasets.yaml"
 
@@ -233,16 +233,40 @@ def _deep_merge(base, update):
     return merged
 
 
-def _parse_override(override):
-    key, separator, text = override.partition("=")
+def parse_assignment(text: str, *, flag: str, example: str, depth: int) -> tuple[list[str], Any]:
+    """``KEY=VALUE`` from the command line: the key's dotted parts, and the value parsed as YAML.
+
+    The one grammar of ``--set section.key=value`` and ``--hparams name=value,...``.
+
+    Parameters
+    ----------
+    text : str
+    flag : str
+        The option, for messages (``--set``).
+    example : str
+        What a correct one looks like, for messages.
+    depth : int
+        How many dotted parts the key has.
+
+    Raises
+    ------
+    ParameterError
+        No ``=``, another number of key parts, or a value that is not YAML; naming ``flag`` and ``text``.
+    """
+    key, separator, value = text.partition("=")
     path = key.strip().split(".")
-    if not separator or len(path) != 2 or not all(path):
-        raise ParameterError(f"--set {override!r}: expected section.key=value, e.g. features.n_mels=40")
+    if not separator or len(path) != depth or not all(path):
+        raise ParameterError(f"{flag} {text!r}: expected {example}")
     try:
-        value = yaml.safe_load(text)
+        return path, yaml.safe_load(value)
     except yaml.YAMLError:
-        raise ParameterError(f"--set {override!r}: the value is not valid YAML") from None
-    return {path[0]: {path[1]: value}}
+        raise ParameterError(f"{flag} {text!r}: the value is not valid YAML") from None
+
+
+def _parse_override(override):
+    (section, key), value = parse_assignment(override, flag="--set", example="section.key=value, e.g. "
+                                             "features.n_mels=40", depth=2)
+    return {section: {key: value}}
 
 
 def _parse_deformers(items, where):

@@ -115,3 +115,15 @@ def test_baselines_take_the_training_recipe(toy_dcase, hparams):
     assert history["learning_rate"][-1] == pytest.approx(0.0, abs=1e-9)
     assert max(history["learning_rate"]) <= 0.002
     assert report["trials"][0]["epochs_run"] == 3
+
+
+def test_hparams_read_values_as_set_does():
+    features = load_config("esc10-dcase2018").features
+    assert baseline_hparams(CNN, features, "lr=1e-4, batch_size=32, adam_eps=1")["lr"] == 1e-4
+    assert baseline_hparams(CNN, features, "adam_eps=1")["adam_eps"] == 1.0
+    with pytest.raises(ParameterError, match=r"^--hparams 'lr': expected name=value, e.g. lr=0.001$"):
+        baseline_hparams(CNN, features, "lr")
+    with pytest.raises(ParameterError, match=r"^--hparams 'lr=\[': the value is not valid YAML$"):
+        baseline_hparams(CNN, features, "lr=[")
+    with pytest.raises(ParameterError, match=r"^--hparams: batch_size=6.5 is not a int$"):
+        baseline_hparams(CNN, features, "batch_size=6.5")

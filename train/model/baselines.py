@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from mclnn.config import FeatureSettings
+from mclnn.config.loader import parse_assignment
 from mclnn.errors import ParameterError
 
 __all__ = ["CNN", "MLP", "BaselineArchitecture", "baseline_hparams", "build_baseline", "sparse_binary_crossentropy"]
@@ -88,22 +89,29 @@ def baseline_hparams(architecture: BaselineArchitecture, features: FeatureSettin
     model = architecture.name
     hparams = {**_COMMON, **architecture.defaults, "example_frames": max(1, round(0.25 / frame_seconds)),
                "example_hop": max(1, round(0.125 / frame_seconds))}
-    for item in filter(None, (overrides or "").split(",")):
-        name, _, text = item.partition("=")
-        name = name.strip()
+    for item in filter(None, (part.strip() for part in (overrides or "").split(","))):
+        (name,), value = parse_assignment(item, flag="--hparams", example="name=value, e.g. lr=0.001", depth=1)
         if name not in hparams:
             raise ParameterError(f"--hparams: unknown name {name!r} for the {model} model; known: "
                                  + ", ".join(sorted(hparams)))
-        try:
-            hparams[name] = type(hparams[name])(text.strip())
-        except ValueError:
-            raise ParameterError(f"--hparams: {name}={text.strip()!r} is not a {type(hparams[name]).__name__}") from None
+        hparams[name] = _of_the_type_of(hparams[name], value, name=name)
     if hparams["classifier"] not in ("softmax", "logistic"):
         raise ParameterError(f"--hparams: classifier must be softmax or logistic, got {hparams['classifier']!r}")
     for name in ("lr", "batch_size", "example_frames", "example_hop", *architecture.defaults):
         if hparams[name] <= 0:
             raise ParameterError(f"--hparams: {name} must be positive, got {hparams[name]}")
     return hparams
+
+
+def _of_the_type_of(default, value, *, name):
+    """``value`` as the default's type: an int where a float is wanted, and YAML's ``1e-4`` (a string), are numbers."""
+    kind = type(default)
+    if isinstance(value, bool) or not isinstance(value, (kind, int, str)) or (kind is int and not isinstance(value, int)):
+        raise ParameterError(f"--hparams: {name}={value!r} is not a {kind.__name__}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise ParameterError(f"--hparams: {name}={value!r} is not a {kind.__name__}") from None
 
 
 def build_baseline(architecture: BaselineArchitecture, hparams: dict, *, n_frames: int, n_features: int,
