@@ -9,8 +9,11 @@ For each trial ``i`` of ``k``, under the output folder::
     <TAG>_folds_<k>_manifest.json
         what produced them, the input fingerprint, and each trial's folds and files: the
         manifest names the one set in force, and replacing it switches sets at once
-    <TAG>_folds_<k>_index, <TAG>_folds_<k>_standardization
-        links to the set in force's folders, for tools that read the original layout
+    <TAG>_folds_<k>_sets/<set>/<TAG>_folds_<k>.csv
+        one row per clip: index, file, category, fold, group, variant, and its role in each
+        trial (train, validation or test; empty where a trial does not use it)
+    <TAG>_folds_<k>_index, <TAG>_folds_<k>_standardization, <TAG>_folds_<k>.csv
+        links to the set in force's folders and table, for tools that read the original layout
 
 ``<TAG>`` is the dataset name in capitals (``ESC10``). The statistics file is named as
 the original trainer derives it from the training index file (``Train`` ->
@@ -20,8 +23,10 @@ reads them through this module.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from typing import Sequence
 
 import h5py
 import numpy as np
@@ -31,8 +36,8 @@ from mclnn.dataset_file import Dataset, data_digest
 from mclnn.errors import DatasetError, ParameterError
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "dataset_tag", "fold_file_readable", "folds_manifest_path",
-           "read_folds_manifest", "read_manifest", "read_trial_indices", "read_trial_statistics", "write_trial_indices",
-           "write_trial_statistics"]
+           "read_folds_manifest", "read_manifest", "read_trial_indices", "read_trial_statistics", "write_folds_table",
+           "write_trial_indices", "write_trial_statistics"]
 
 MANIFEST_FORMAT = "mclnn-folds"
 MANIFEST_VERSION = 3  # 3: each fold set in a folder of its own, switched by the manifest
@@ -124,6 +129,30 @@ def write_trial_statistics(path: str | Path, mean_vector: np.ndarray, std_vector
     with h5py.File(path, "w") as handle:
         handle.create_dataset("mean_vector", data=mean_vector)
         handle.create_dataset("std_vector", data=std_vector)
+
+
+def write_folds_table(path: str | Path, trials: Sequence, dataset: Dataset, folds: np.ndarray) -> None:
+    """Write the per-clip table of a fold set: each clip's fold, group, and role in every trial.
+
+    Parameters
+    ----------
+    path : str or Path
+    trials : sequence of Trial
+    dataset : Dataset
+    folds : np.ndarray [shape=(n_clips,)]
+        The fold each clip was assigned (1..k).
+    """
+    roles = np.full((len(dataset), len(trials)), "", dtype=object)
+    for column, trial in enumerate(trials):
+        for role in ("train", "validation", "test"):
+            roles[getattr(trial, role), column] = role
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "file", "category", "fold", "group", "variant",
+                         *(f"trial_{trial.number}" for trial in trials)])
+        for index in range(len(dataset)):
+            writer.writerow([index, dataset.filenames[index], dataset.categories[index], int(folds[index]),
+                             int(dataset.groups[index]), int(dataset.variants[index]), *roles[index]])
 
 
 def read_trial_indices(path: str | Path, dataset: Dataset) -> np.ndarray:

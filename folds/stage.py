@@ -29,10 +29,11 @@ from mclnn.folds.fold_files import (
     MANIFEST_VERSION,
     dataset_identity,
     dataset_tag,
-    fold_file_readable,
     dataset_unchanged,
+    fold_file_readable,
     folds_manifest_path,
     read_manifest,
+    write_folds_table,
     write_trial_indices,
     write_trial_statistics,
 )
@@ -151,7 +152,7 @@ def make_folds(
                 "versions": {"mclnn": mclnn.__version__, "numpy": np.__version__, "h5py": h5py.__version__},
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
-            _write_fold_set(trials, dataset, moments, manifest, out_dir)
+            _write_fold_set(trials, dataset, moments, folds, manifest, out_dir)
         if _stamp(dataset_file) != stamp:
             raise DatasetError(f"{dataset_file} was replaced while the folds were made from it (by a transform?); "
                                f"run `mclnn folds {config.name} --k {k} --out {out_dir}` again once it is done")
@@ -178,7 +179,7 @@ def format_fold_tables(manifest: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_fold_set(trials: list[Trial], dataset: Dataset, moments, manifest, out_dir):
+def _write_fold_set(trials: list[Trial], dataset: Dataset, moments, folds, manifest, out_dir):
     """Write a complete new fold set into a folder of its own, and record its files in ``manifest``.
 
     ``<TAG>_folds_<k>_sets/<set>/`` holds ``<TAG>_folds_<k>_index/`` and
@@ -195,6 +196,8 @@ def _write_fold_set(trials: list[Trial], dataset: Dataset, moments, manifest, ou
     statistics_folder = f"{fold_set}/{tag}_folds_{k}_standardization"
     (out_dir / index_folder).mkdir()
     (out_dir / statistics_folder).mkdir()
+    manifest["folds_table"] = f"{fold_set}/{tag}_folds_{k}.csv"
+    write_folds_table(out_dir / manifest["folds_table"], trials, dataset, folds)
     for trial in trials:
         stem = f"Fold_{trial.number:02d}of{k:02d}_{tag}_seed{seed_tag}"
         files = {}
@@ -224,7 +227,7 @@ def _settle(out_dir: Path, manifest: dict) -> None:
     """
     tag, k = manifest["tag"], manifest["k"]
     in_force = Path(manifest["trials"][0]["files"]["test"]).parts[:2]  # (<TAG>_folds_<k>_sets, <set>)
-    for name in (f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization"):
+    for name in (f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization", f"{tag}_folds_{k}.csv"):
         link, temporary = out_dir / name, out_dir / f".{name}.{os.getpid()}.link"
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(Path(*in_force, name))
@@ -234,7 +237,7 @@ def _settle(out_dir: Path, manifest: dict) -> None:
     for fold_set in (out_dir / in_force[0]).iterdir():
         if fold_set.name != in_force[1]:
             shutil.rmtree(fold_set, ignore_errors=True)
-    for leftover in out_dir.glob(f".{tag}_folds_{k}_*.link"):
+    for leftover in [*out_dir.glob(f".{tag}_folds_{k}_*.link"), *out_dir.glob(f".{tag}_folds_{k}.csv.*.link")]:
         leftover.unlink(missing_ok=True)
     for leftover in [*out_dir.glob(f".{tag}_folds_{k}.*.partial"), *out_dir.glob(f".{tag}_folds_{k}_*.retired")]:
         shutil.rmtree(leftover, ignore_errors=True)

@@ -219,3 +219,21 @@ def test_a_dataset_file_replaced_while_folds_read_it_is_refused_not_recorded(toy
     with pytest.raises(DatasetError, match=r"Dataset.hdf5 was replaced while the folds were made from it"):
         make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3)
     assert not folds_manifest_path(toy_out, "toy", 3).exists()
+
+
+def test_the_folds_table_gives_each_clips_fold_group_and_role_per_trial(toy_out, tiny_config):
+    import csv
+
+    result = make_folds(tiny_config, dataset_file=dataset_path(toy_out), out_dir=toy_out, k=3, seed=1)
+    with open(toy_out / "TOY_folds_3.csv", newline="") as handle:  # the link to the set in force's table
+        rows = list(csv.DictReader(handle))
+    assert (toy_out / "TOY_folds_3.csv").resolve() == (toy_out / result.manifest["folds_table"]).resolve()
+    with load_dataset(dataset_path(toy_out)) as dataset:
+        assert [row["file"] for row in rows] == list(dataset.filenames)
+        for entry in result.manifest["trials"]:
+            for role in ("train", "validation", "test"):
+                indices, _ = read_index(toy_out / entry["files"][role])
+                assert sorted(int(row["index"]) for row in rows if row[f"trial_{entry['trial']}"] == role) == \
+                    sorted(indices.tolist())
+            tested = {row["fold"] for row in rows if row[f"trial_{entry['trial']}"] == "test"}
+            assert tested == {str(entry["test_fold"])}
