@@ -6,7 +6,7 @@ section; :mod:`mclnn.config.loader` reads, merges and checks the YAML.
 
 from mclnn.config.data import AugmentationSettings, Deformer, FeatureSettings, FoldSettings, SourceSettings
 from mclnn.config.learning import ModelSettings, TrainingSettings
-from mclnn.config.loader import DatasetConfig, available_datasets, load_config, settings_hash
+from mclnn.config.loader import DatasetConfig, available_datasets, load_config, settings_hash, settings_yaml, write_settings
 
 __all__ = [
     "AugmentationSettings",
@@ -20,4 +20,6 @@ __all__ = [
     "available_datasets",
     "load_config",
     "settings_hash",
+    "settings_yaml",
+    "write_settings",
 ]

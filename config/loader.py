@@ -8,12 +8,13 @@ overrides single settings, so the precedence is *flag > datasets.yaml > default*
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import types
 import typing
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -24,7 +25,8 @@ from mclnn.config.learning import ModelSettings, TrainingSettings
 from mclnn.errors import ParameterError
 from mclnn.preprocess.deformers import DEFORMERS
 
-__all__ = ["DatasetConfig", "available_datasets", "load_config", "parse_assignment", "settings_hash"]
+__all__ = ["DatasetConfig", "available_datasets", "load_config", "parse_assignment", "settings_hash", "settings_yaml",
+           "write_settings"]
 
 PACKAGED_CONFIG = "datasets.yaml"
 
@@ -53,6 +55,46 @@ _SECTIONS = {
     "training": TrainingSettings,
 }
 _ENTRY_KEYS = {"extends", "description", *_SECTIONS}
+
+
+def settings_yaml(config: DatasetConfig) -> str:
+    """``config`` as a datasets YAML holding its one entry, fully resolved, for ``--config`` to replay.
+
+    The header comment names the date and the versions of mclnn and of the libraries that
+    decide the results.
+    """
+    entry = {"description": config.description}
+    for section in _SECTIONS:
+        entry[section] = json.loads(json.dumps(dataclasses.asdict(getattr(config, section))))
+    entry["augmentation"]["deformers"] = [{"type": deformer.name, **json.loads(json.dumps(dict(deformer.params)))}
+                                          for deformer in config.augmentation.deformers]
+    versions = ", ".join(f"{name} {version}" for name, version in _versions().items())
+    stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return (f"# The resolved entry of {config.name!r} as run on {stamp}; replay it with --config <this file>.\n"
+            f"# Versions: {versions}.\n" + yaml.safe_dump({"datasets": {config.name: entry}}, sort_keys=False))
+
+
+def write_settings(path: str | Path, config: DatasetConfig) -> None:
+    """Write :func:`settings_yaml` to ``path`` atomically, unless the file there holds the same entry already."""
+    from mclnn.atomic import atomic_write_text
+
+    text, path = settings_yaml(config), Path(path)
+    entry = [line for line in text.splitlines() if not line.startswith("#")]
+    if path.is_file() and [line for line in path.read_text().splitlines() if not line.startswith("#")] == entry:
+        return
+    atomic_write_text(path, text)
+
+
+def _versions() -> dict[str, str]:
+    """The installed versions of mclnn and of the libraries behind its numbers (metadata only: nothing is imported)."""
+    found = {}
+    for name in ("mclnn", "numpy", "librosa", "soundfile", "h5py", "scikit-learn", "keras", "tensorflow",
+                 "tensorflow-cpu", "jax", "muda"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
 
 
 def available_datasets(*, config_path: str | Path | None = None) -> list[str]:

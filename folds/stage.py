@@ -5,6 +5,7 @@ The files and their names are described in :mod:`mclnn.folds.fold_files`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -21,7 +22,7 @@ import numpy as np
 
 import mclnn
 from mclnn.atomic import atomic_write_text, exclusive_lock
-from mclnn.config import DatasetConfig, settings_hash
+from mclnn.config import DatasetConfig, FoldSettings, settings_hash, write_settings
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError
 from mclnn.folds.fold_files import (
@@ -153,6 +154,8 @@ def make_folds(
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             }
             _write_fold_set(trials, dataset, moments, folds, manifest, out_dir)
+            write_settings(out_dir / manifest["settings_file"],
+                           dataclasses.replace(config, folds=FoldSettings(k=k, seed=seed)))
         if _stamp(dataset_file) != stamp:
             raise DatasetError(f"{dataset_file} was replaced while the folds were made from it (by a transform?); "
                                f"run `mclnn folds {config.name} --k {k} --out {out_dir}` again once it is done")
@@ -197,6 +200,7 @@ def _write_fold_set(trials: list[Trial], dataset: Dataset, moments, folds, manif
     (out_dir / index_folder).mkdir()
     (out_dir / statistics_folder).mkdir()
     manifest["folds_table"] = f"{fold_set}/{tag}_folds_{k}.csv"
+    manifest["settings_file"] = f"{fold_set}/{tag}_folds_{k}_settings.yaml"
     write_folds_table(out_dir / manifest["folds_table"], trials, dataset, folds)
     for trial in trials:
         stem = f"Fold_{trial.number:02d}of{k:02d}_{tag}_seed{seed_tag}"
@@ -227,7 +231,8 @@ def _settle(out_dir: Path, manifest: dict) -> None:
     """
     tag, k = manifest["tag"], manifest["k"]
     in_force = Path(manifest["trials"][0]["files"]["test"]).parts[:2]  # (<TAG>_folds_<k>_sets, <set>)
-    for name in (f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization", f"{tag}_folds_{k}.csv"):
+    for name in (f"{tag}_folds_{k}_index", f"{tag}_folds_{k}_standardization", f"{tag}_folds_{k}.csv",
+                 f"{tag}_folds_{k}_settings.yaml"):
         link, temporary = out_dir / name, out_dir / f".{name}.{os.getpid()}.link"
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(Path(*in_force, name))

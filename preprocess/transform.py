@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 import mclnn
 from mclnn.atomic import atomic_path, content_fingerprint, exclusive_lock, remove_leftovers
 from mclnn.cluster import on_worker, task_backend
-from mclnn.config import DatasetConfig, settings_hash
+from mclnn.config import DatasetConfig, settings_hash, write_settings
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction, soundfile
 from mclnn.preprocess.augmentation import check_programs, deform
@@ -189,6 +189,7 @@ def transform_dataset(
         )
         if len(skipped) == len(clips):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
+    write_settings(out_dir / "settings.yaml", config)
     return _result(output, up_to_date=False, started=started)
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import re
 from dataclasses import replace
 
@@ -217,3 +218,19 @@ def test_a_config_file_that_is_not_text_is_one_line(tmp_path):
     with pytest.raises(ParameterError, match=rf"^--config {binary}: not a text file \(not UTF-8\); give a datasets "
                                              "YAML file$"):
         load_config("esc10", config_path=binary)
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("toy", []), ("esc10-augmented", ["training.epochs=7", "features.n_mels=40"]), ("esc10-dcase2018", []),
+    ("esc10-fast", ["training.spectral_tilt=0.25"]), ("urbansound8k", []),
+])
+def test_settings_yaml_replays_the_resolved_entry(tmp_path, name, overrides):
+    from mclnn.config import settings_yaml
+
+    config = load_config(name, overrides=overrides)
+    written = tmp_path / "settings.yaml"
+    written.write_text(settings_yaml(config))
+    replayed = load_config(name, config_path=written)
+    assert dataclasses.replace(replayed, origin="") == dataclasses.replace(config, origin="")
+    assert written.read_text().startswith(f"# The resolved entry of {name!r} as run on ")
+    assert "# Versions: mclnn " in written.read_text()

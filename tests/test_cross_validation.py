@@ -275,3 +275,15 @@ def test_a_rerun_retrains_a_damaged_model_and_clears_a_dead_runs_leftovers(out, 
     assert "model.keras is missing or damaged; training it anew" in caplog.text
     assert saved_model_intact(paths.model) and not leftover.exists()
     assert again["pooled"] == first["pooled"]  # the same seeded training, the same scores
+
+
+def test_every_stage_writes_the_entry_it_ran_with_and_the_weights_one_replays_the_run(out, tmp_path, caplog):
+    config = toy_config("training.epochs=2", "training.spectral_tilt=0.2")
+    cv_train(config, out_dir=out, trial=1)
+    weights = weights_dir(out, {"tag": "TOY", "k": 4})
+    replayed = load_config("toy", config_path=weights / "settings.yaml")
+    assert replayed.training == config.training and replayed.model == config.model
+    with caplog.at_level(logging.INFO):
+        cv_train(replayed, out_dir=out, trial=1)
+    assert "trial 1 is finished; skipping it" in caplog.text  # the very run: same settings, same trial
+    assert (out / "TOY_folds_4_settings.yaml").is_file()  # beside the folds (the set in force's, linked)

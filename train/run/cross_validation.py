@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import keras
 
 from mclnn.atomic import exclusive_lock
-from mclnn.config import DatasetConfig, FeatureSettings
+from mclnn.config import DatasetConfig, FeatureSettings, write_settings
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_manifest
@@ -204,6 +204,7 @@ def _report(run: SeedRun, kind: ModelKind, dataset: Dataset, manifest: dict, *, 
         report = write_report(finished, dataset=run.config.name, k=manifest["k"], class_names=dataset.class_names,
                               folder=run.folder, model=kind.name, settings=finished[0].settings,
                               hparams=kind.hparams, evaluated_on=evaluate_on)
+        write_settings(run.folder / "settings.yaml", run.config)
     return report, finished
 
 
