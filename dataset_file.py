@@ -32,7 +32,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -269,6 +269,15 @@ class Dataset:
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips in {self.path}")
         return self._read_clip(index % len(self))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        """Clip ``index``: its features ``float32 [frames, n_features]`` and its label (an index into ``class_names``)."""
+        features = self.features(index)
+        return features, int(self.labels[index])
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, int]]:
+        """Every clip's ``(features, label)``, in storage order, one clip read at a time."""
+        return (self[index] for index in range(len(self)))
 
     def close(self) -> None:
         """Close the underlying HDF5 file."""

@@ -49,3 +49,22 @@ def test_the_data_digest_follows_the_data_not_the_attributes_or_the_file(tmp_pat
         assert handle.attrs["content_digest"] == first
     clips[2][1, 1] += 1e-3
     assert write(tmp_path / "c.hdf5", clips) != first
+
+
+def test_a_dataset_is_a_sequence_of_features_and_labels(tmp_path, rng):
+    from mclnn.dataset_file import DatasetWriter
+
+    clips = [rng.standard_normal((4 + index, 3)).astype(np.float32) for index in range(3)]
+    writer = DatasetWriter(tmp_path / "Dataset.hdf5", n_features=3, chunk_frames=4)
+    for index, clip in enumerate(clips):
+        writer.append(clip, label=index % 2, category=f"c{index % 2}", filename=f"{index}.wav", fold=-1, group=index,
+                      variant=0, deformation="")
+    writer.close({"class_names": '["c0", "c1"]'})
+    with load_dataset(tmp_path / "Dataset.hdf5") as dataset:
+        assert len(dataset) == 3
+        features, label = dataset[2]
+        np.testing.assert_array_equal(features, clips[2])
+        assert label == 0 and dataset[-1][1] == 0
+        assert [label for _, label in dataset] == [0, 1, 0]
+        with pytest.raises(IndexError, match="clip index 3 out of range for 3 clips"):
+            dataset[3]
