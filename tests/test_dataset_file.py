@@ -59,7 +59,7 @@ def test_a_dataset_is_a_sequence_of_features_and_labels(tmp_path, rng):
     for index, clip in enumerate(clips):
         writer.append(clip, label=index % 2, category=f"c{index % 2}", filename=f"{index}.wav", fold=-1, group=index,
                       variant=0, deformation="")
-    writer.close({"class_names": '["c0", "c1"]'})
+    writer.close({"class_names": '["c0", "c1"]', "feature_settings": "{}"})
     with load_dataset(tmp_path / "Dataset.hdf5") as dataset:
         assert len(dataset) == 3
         features, label = dataset[2]
