@@ -184,13 +184,18 @@ def test_recipe_trains_with_schedule_and_augmentation_and_writes_event_files(out
     history = json.loads((folder / "history.json").read_text())
     # Warm-up over epoch 1, then cosine decay to 0 at epoch 4 (the logged rate is each epoch's last).
     np.testing.assert_allclose(history["learning_rate"], [0.004, 0.004 * 0.75, 0.004 * 0.25, 0.0], atol=1e-9)
-    events = [event for path in (folder / "events").iterdir()
-              for event in tf.compat.v1.train.summary_iterator(str(path)) if event.summary.value]
-    logged = {(value.tag, event.step): float(tf.make_ndarray(value.tensor))
-              for event in events for value in event.summary.value}
-    assert logged[("val_accuracy", 4)] == pytest.approx(history["val_accuracy"][3])
-    assert logged[("learning_rate", 2)] == pytest.approx(0.003)
-    assert {tag for tag, _ in logged} == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
+    logged = {}
+    for run in ("train", "validation"):  # Keras' layout: one run each, epoch_* tags, so the curves overlay
+        events = [event for path in (folder / "events" / run).iterdir()
+                  for event in tf.compat.v1.train.summary_iterator(str(path)) if event.summary.value]
+        logged.update({(run, value.tag, event.step): float(tf.make_ndarray(value.tensor))
+                       for event in events for value in event.summary.value})
+    assert logged[("validation", "epoch_accuracy", 4)] == pytest.approx(history["val_accuracy"][3])
+    assert logged[("train", "epoch_accuracy", 4)] == pytest.approx(history["accuracy"][3])
+    assert logged[("train", "epoch_learning_rate", 2)] == pytest.approx(0.003)
+    assert {(run, tag) for run, tag, _ in logged} == {
+        ("train", "epoch_loss"), ("train", "epoch_accuracy"), ("train", "epoch_learning_rate"),
+        ("validation", "epoch_loss"), ("validation", "epoch_accuracy")}
 
 
 def test_keep_last_keeps_the_last_epoch(out):

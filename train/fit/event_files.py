@@ -5,7 +5,9 @@ TensorFlow is often absent), so the few messages an event file holds are encoded
 TFRecord framing (length, masked CRC-32C, payload, masked CRC-32C) around ``Event``
 protocol buffers whose ``Summary`` values are float32 scalar tensors with the metadata of
 TensorBoard's scalars plugin, as ``tf.summary.scalar`` writes them. ``tensorboard
---logdir <weights folder>`` shows every trial's curves while a run goes on.
+--logdir <weights folder>`` shows every trial's curves while a run goes on, in Keras'
+layout (:class:`TrainingEvents`): ``train/`` and ``validation/`` runs with ``epoch_*``
+tags, so the two curves of a metric overlay.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import struct
 import time
 from pathlib import Path
 
-__all__ = ["EpochEvents"]
+__all__ = ["EpochEvents", "TrainingEvents"]
 
 _FILE_VERSION = b"brain.Event:2"
 _DT_FLOAT = 1
@@ -47,6 +49,28 @@ class EpochEvents:
         length = struct.pack("<Q", len(payload))
         self._file.write(length + _masked_crc(length) + payload + _masked_crc(payload))
         self._file.flush()
+
+
+class TrainingEvents:
+    """An epoch's logs in Keras' TensorBoard layout: ``train/`` and ``validation/`` runs, ``epoch_<name>`` tags.
+
+    ``val_loss`` goes to ``validation/`` as ``epoch_loss``; every other value (losses,
+    accuracies, the learning rate) to ``train/``.
+    """
+
+    def __init__(self, folder: str | Path):
+        self._runs = {run: EpochEvents(Path(folder) / run) for run in ("train", "validation")}
+
+    def write(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one 1-based ``epoch``'s logs."""
+        for run, prefix in (("train", ""), ("validation", "val_")):
+            scalars = {f"epoch_{name[len(prefix):]}": value for name, value in logs.items()
+                       if name.startswith(prefix) and (prefix or not name.startswith("val_"))}
+            self._runs[run].write(epoch, scalars)
+
+    def close(self) -> None:
+        for events in self._runs.values():
+            events.close()
 
 
 def _event(wall_time: float, step: int, body: bytes) -> bytes:

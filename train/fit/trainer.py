@@ -15,7 +15,7 @@ from mclnn.atomic import atomic_path
 from mclnn.config import TrainingSettings
 from mclnn.errors import ParameterError
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
-from mclnn.train.fit.event_files import EpochEvents
+from mclnn.train.fit.event_files import TrainingEvents
 from mclnn.train.model.kinds import ModelKind
 from mclnn.train.model.saved_models import saved_model_intact
 from mclnn.train.clips.segments import StandardizedClips
@@ -99,7 +99,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     validator, validation = mode.validation(model, trainable, validation_clips, sizes, compile=kind.compile)
     validation = AugmentedBatches(validation, augmentation)
     schedule = SCHEDULES.load(training.schedule)(training, peak=kind.learning_rate)
-    events = EpochEvents(paths.events)
+    events = TrainingEvents(paths.events)
     for epoch in range(state.epoch, training.epochs):
         started = time.perf_counter()
         set_rate = functools.partial(_set_rate, trainable.optimizer, schedule, state, epoch)
