@@ -292,3 +292,22 @@ def test_every_stage_writes_the_entry_it_ran_with_and_the_weights_one_replays_th
         cv_train(replayed, out_dir=out, trial=1)
     assert "trial 1 is finished; skipping it" in caplog.text  # the very run: same settings, same trial
     assert (out / "TOY_folds_4_settings.yaml").is_file()  # beside the folds (the set in force's, linked)
+
+
+def test_keras_callbacks_see_every_epoch_of_every_trial(out):
+    import keras
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append((logs["trial"], epoch, round(logs["val_accuracy"], 6)))
+
+    recorder = Recorder()
+    cv_train(toy_config("training.epochs=2"), out_dir=out, trial=2, callbacks=[recorder])
+    history = json.loads((weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_02" / "history.json").read_text())
+    assert recorder.seen == [(2, epoch, round(value, 6)) for epoch, value in enumerate(history["val_accuracy"])]
+    with pytest.raises(ParameterError, match="callbacks are called in this process"):
+        cv_train(toy_config(), out_dir=out, jobs=2, callbacks=[recorder])

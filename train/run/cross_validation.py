@@ -49,6 +49,7 @@ def cv_train(
     client: Any = None,
     evaluate_on: str = "test",
     weights: str | Path | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict:
     """Train (or resume, or only evaluate) the trials, then write the cross-validation report.
 
@@ -93,6 +94,12 @@ def cv_train(
     weights : str or Path, optional
         The weights folder, instead of the one named after the folds (runs of several
         recipes on the same folds side by side).
+    callbacks : sequence of keras.callbacks.Callback
+        Called after every epoch of every trial run here, as Keras calls them:
+        ``on_epoch_end(epoch, logs)`` with the 0-based epoch of the trial and its logs
+        (losses, accuracies, learning rate, seconds, and ``trial``). The epoch loop stays
+        mclnn's own (measured faster than ``Model.fit``); trials in other processes
+        (``jobs``, ``client``) cannot call back into this one.
 
     Returns
     -------
@@ -109,6 +116,9 @@ def cv_train(
         A trial number out of range, an unknown model or hyperparameter.
     """
     kind = model_kind(config, model, hparams)
+    if callbacks and (jobs > 1 or client is not None):
+        raise ParameterError("callbacks are called in this process: run with jobs=1 and no cluster client")
+    progress = _calling_back(progress, callbacks)
     if evaluate_on not in EVALUATED_FOLDS:
         raise ParameterError(f"--evaluate-on must be one of {', '.join(EVALUATED_FOLDS)}; got {evaluate_on!r}")
     out_dir = Path(out_dir)
@@ -139,6 +149,20 @@ def cv_train(
             return write_seeds_report({seed: finished for seed, (_, finished) in reports.items()}, dataset=config.name,
                                       model=kind.name, k=manifest["k"], class_names=dataset.class_names,
                                       folder=folder)
+
+
+def _calling_back(progress: Callable | None, callbacks: Sequence[keras.callbacks.Callback]) -> Callable | None:
+    """``progress``, also calling each Keras callback's ``on_epoch_end`` (0-based epoch, the logs and the trial)."""
+    if not callbacks:
+        return progress
+
+    def after_epoch(trial, epoch, epochs, logs):
+        if progress is not None:
+            progress(trial, epoch, epochs, logs)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch - 1, {**logs, "trial": trial})
+
+    return after_epoch
 
 
 def _seeded(config: DatasetConfig, seed: int) -> DatasetConfig:
