@@ -107,7 +107,7 @@ def load_config(
     dataset: str,
     *,
     config_path: str | Path | None = None,
-    overrides: Sequence[str | tuple[str, str]] = (),
+    overrides: Sequence[str | tuple[str, str]] | Mapping[str, Mapping[str, Any]] = (),
 ) -> DatasetConfig:
     """Resolve and validate one dataset's settings.
 
@@ -117,10 +117,12 @@ def load_config(
         Entry name in datasets.yaml.
     config_path : str or Path, optional
         A user YAML file with the same layout; its entries add to or replace the packaged ones.
-    overrides : sequence of str or (str, str)
+    overrides : sequence of str or (str, str), or mapping
         ``section.key=value`` settings (values parsed as YAML) applied last. A pair
         ``(flag, setting)`` is a setting a command-line flag stands for, such as
-        ``("--epochs 1", "training.epochs=1")``: an error it causes names the flag.
+        ``("--epochs 1", "training.epochs=1")``: an error it causes names the flag. From
+        Python, a mapping of sections to settings does the same:
+        ``{"training": {"epochs": 60}, "features": {"n_mels": 40}}``.
 
     Returns
     -------
@@ -139,10 +141,14 @@ def load_config(
         )
     entry, origin = _resolve_entry(dataset, entries)
     merged = _deep_merge(defaults, entry)
+    if isinstance(overrides, Mapping):
+        overrides = [(f"overrides[{section!r}][{key!r}]", {section: {key: value}})
+                     for section, settings in overrides.items() for key, value in dict(settings).items()]
     labelled = [(None, override) if isinstance(override, str) else override for override in overrides]
     with_overrides = merged
     for _, override in labelled:
-        with_overrides = _deep_merge(with_overrides, _parse_override(override))
+        with_overrides = _deep_merge(with_overrides, override if isinstance(override, Mapping)
+                                     else _parse_override(override))
     try:
         return _build_config(dataset, with_overrides, origin, f"{origin}: dataset {dataset!r}")
     except ParameterError:

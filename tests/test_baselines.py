@@ -127,3 +127,13 @@ def test_hparams_read_values_as_set_does():
         baseline_hparams(CNN, features, "lr=[")
     with pytest.raises(ParameterError, match=r"^--hparams: batch_size=6.5 is not a int$"):
         baseline_hparams(CNN, features, "batch_size=6.5")
+
+
+def test_hparams_and_settings_from_python_dicts():
+    features = load_config("esc10-dcase2018").features
+    assert baseline_hparams(CNN, features, {"lr": 0.002, "classifier": "logistic"}) == \
+        baseline_hparams(CNN, features, "lr=0.002,classifier=logistic")
+    assert load_config("toy", overrides={"training": {"epochs": 7}, "features": {"n_mels": 32}}) == \
+        load_config("toy", overrides=["training.epochs=7", "features.n_mels=32"])
+    with pytest.raises(ParameterError, match=r"overrides\['features'\]\['n_mels'\]: .*n_mels must be positive"):
+        load_config("toy", overrides={"features": {"n_mels": 0}})

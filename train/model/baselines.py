@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import keras
 from keras import ops
 
@@ -67,7 +69,7 @@ MLP = _MLP()
 
 
 def baseline_hparams(architecture: BaselineArchitecture, features: FeatureSettings,
-                     overrides: str | None = None) -> dict:
+                     overrides: str | Mapping[str, Any] | None = None) -> dict:
     """A baseline's hyperparameters: the DCASE 2018 defaults, then ``name=value,...`` overrides.
 
     Parameters
@@ -77,8 +79,9 @@ def baseline_hparams(architecture: BaselineArchitecture, features: FeatureSettin
     features : FeatureSettings
         Sets the default example size: 0.25 s examples every 0.125 s, in frames
         (25 and 12 frames for the ``logmel-dcase2018`` preset's 10 ms hop).
-    overrides : str, optional
-        For instance ``"classifier=logistic,lr=0.001"``.
+    overrides : str or mapping, optional
+        For instance ``"classifier=logistic,lr=0.001"``, or from Python
+        ``{"classifier": "logistic", "lr": 0.001}``.
 
     Raises
     ------
@@ -89,8 +92,13 @@ def baseline_hparams(architecture: BaselineArchitecture, features: FeatureSettin
     model = architecture.name
     hparams = {**_COMMON, **architecture.defaults, "example_frames": max(1, round(0.25 / frame_seconds)),
                "example_hop": max(1, round(0.125 / frame_seconds))}
-    for item in filter(None, (part.strip() for part in (overrides or "").split(","))):
-        (name,), value = parse_assignment(item, flag="--hparams", example="name=value, e.g. lr=0.001", depth=1)
+    if isinstance(overrides, Mapping):
+        assignments = list(overrides.items())
+    else:
+        assignments = [(name, value) for (name,), value in (
+            parse_assignment(item, flag="--hparams", example="name=value, e.g. lr=0.001", depth=1)
+            for item in filter(None, (part.strip() for part in (overrides or "").split(","))))]
+    for name, value in assignments:
         if name not in hparams:
             raise ParameterError(f"--hparams: unknown name {name!r} for the {model} model; known: "
                                  + ", ".join(sorted(hparams)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 
@@ -44,7 +44,7 @@ def cv_train(
     pictures: bool = False,
     progress: Callable[[int, int, int, dict], None] | None = None,
     model: str = "mclnn",
-    hparams: str | None = None,
+    hparams: str | Mapping[str, Any] | None = None,
     jobs: int = 1,
     client: Any = None,
     evaluate_on: str = "test",
@@ -80,8 +80,8 @@ def cv_train(
     model : str
         A name of :data:`mclnn.variants.MODEL_KINDS`: ``mclnn``, or a DCASE
         2018 baseline (``cnn``, ``mlp``).
-    hparams : str, optional
-        A baseline's hyperparameter overrides, ``name=value,...``.
+    hparams : str or mapping, optional
+        A baseline's hyperparameter overrides, ``name=value,...`` or ``{"name": value}``.
     jobs : int
         Trials (of all seeds) run at once in separate local processes.
     client : distributed.Client, optional
