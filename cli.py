@@ -362,6 +362,26 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
 
 
 @cli.command()
+@click.argument("weights", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The classifier's .keras file; its .json (class names, feature settings) goes beside it.")
+@click.option("--trial", type=click.IntRange(min=1), default=None, help="Export this trial alone [default: all].")
+def export(weights, output, trial):
+    """Write WEIGHTS (a weights folder, its trials and seeds averaged) as one plain-Keras classifier.
+
+    keras.models.load_model reads it without mclnn: input a clip's features [frames,
+    features], output class probabilities (the standardization, the masked layers and the
+    mean-probability vote are inside).
+    """
+    import_tensorflow()
+    from mclnn.train.predict import export_classifier
+
+    classifier = export_classifier(weights, output, trial=trial)
+    click.echo(f"{output} written: {classifier.count_params()} weights; classes and features in "
+               f"{output.with_suffix('.json')}")
+
+
+@cli.command()
 @click.argument("first", metavar="A", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("second", metavar="B", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),

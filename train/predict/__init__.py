@@ -3,7 +3,8 @@
 :mod:`~mclnn.train.predict.models` loads models and computes probabilities,
 :mod:`~mclnn.train.predict.files` reads the clip list and writes the CSV files,
 :mod:`~mclnn.train.predict.on_workers` submits chunks to a Dask cluster, whose workers run
-:mod:`~mclnn.train.predict.worker`. Names are imported on first use.
+:mod:`~mclnn.train.predict.worker`; :mod:`~mclnn.train.predict.export` writes trained
+models as one plain-Keras classifier. Names are imported on first use.
 """
 
 from mclnn.lazy_imports import lazy_attributes
@@ -18,6 +19,7 @@ _NAMES = {
     "write_class_map": "mclnn.train.predict.files",
     "write_predictions": "mclnn.train.predict.files",
     "predict_on_workers": "mclnn.train.predict.on_workers",
+    "export_classifier": "mclnn.train.predict.export",
 }
 
 __all__ = sorted(_NAMES)

@@ -1,0 +1,74 @@
+"""An exported classifier: plain Keras, no mclnn, the probabilities mclnn predict gives."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mclnn.config import load_config
+from mclnn.errors import ParameterError
+from mclnn.preprocess.audio import load_audio
+from mclnn.preprocess.features import clip_features
+from mclnn.preprocess.toy import write_toy_dataset
+from mclnn.train import cv_train, weights_dir
+from mclnn.train.predict import export_classifier, list_clips, load_trained_models, predict_clips
+
+pytestmark = pytest.mark.slow  # trains two trials, runs Keras in fresh processes
+
+_PLAIN_KERAS = """
+import json, sys
+import keras, numpy as np
+model = keras.models.load_model(sys.argv[1])
+clips = np.load(sys.argv[2])
+print(json.dumps({"probabilities": np.asarray(model.predict(clips, verbose=0)).tolist(),
+                  "mclnn": any(name.startswith("mclnn") for name in sys.modules)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(toy_folds, tmp_path_factory):
+    out = shutil.copytree(toy_folds, tmp_path_factory.mktemp("export") / "toy", symlinks=True)
+    for trial in (1, 2):
+        cv_train(load_config("toy", overrides=["training.epochs=2"]), out_dir=out, trial=trial)
+    return weights_dir(out, {"tag": "TOY", "k": 4})
+
+
+@pytest.mark.parametrize("trial", [None, 2])
+def test_the_exported_model_gives_predicts_probabilities_without_mclnn(trained, tmp_path, trial):
+    path = tmp_path / "toy.keras"
+    export_classifier(trained, path, trial=trial)
+    clips = list_clips(write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=4))
+    expected = predict_clips(load_trained_models(trained / "trial_02" if trial else trained), clips)
+    described = json.loads(path.with_suffix(".json").read_text())
+    assert described["class_names"] == expected.class_names and len(described["models"]) == (1 if trial else 2)
+    features = np.stack([clip_features(load_audio(file, sr=described["features"]["sample_rate"]),
+                                       settings=load_config("toy").features) for _, file in clips])
+    np.save(tmp_path / "clips.npy", features)
+    ran = subprocess.run([sys.executable, "-c", _PLAIN_KERAS, str(path), str(tmp_path / "clips.npy")],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    result = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert result["mclnn"] is False
+    np.testing.assert_allclose(result["probabilities"], expected.probabilities, atol=1e-5)
+
+
+def test_export_refuses_what_it_cannot_write(trained, tmp_path):
+    with pytest.raises(ParameterError, match=r"-o .*toy.h5: the exported model is a .keras file"):
+        export_classifier(trained, tmp_path / "toy.h5")
+
+
+def test_the_readme_snippet_computes_the_features_with_librosa_alone(trained, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = readme.split("<!-- export-snippet -->\n```python\n", 1)[1].split("```", 1)[0]
+    export_classifier(trained, tmp_path / "esc10.keras")
+    new = write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=6)
+    name, clip = list_clips(new)[2]
+    shutil.copy(clip, tmp_path / "clip.wav")
+    ran = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, check=True, cwd=tmp_path)
+    label, probabilities = ran.stdout.strip().splitlines()[-1].split(" ", 1)
+    expected = predict_clips(load_trained_models(trained), [(name, clip)])
+    np.testing.assert_allclose(json.loads(probabilities), expected.probabilities[0], atol=1e-4)
+    assert label == expected.class_names[int(expected.probabilities[0].argmax())]
