@@ -7,10 +7,12 @@ and ``mclnn.train`` (MCLNN training and reports).
 
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.dataset_file import Dataset, load_dataset
+from mclnn.lazy_imports import lazy_attributes
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Classifier",
     "Dataset",
     "DatasetError",
     "MCLNNError",
@@ -18,3 +20,6 @@ __all__ = [
     "__version__",
     "load_dataset",
 ]
+
+# The trained-model API loads Keras: imported on first use, so ``import mclnn`` stays light.
+__getattr__ = lazy_attributes("mclnn", {"Classifier": "mclnn.train.predict.classifier"})

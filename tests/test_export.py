@@ -72,3 +72,25 @@ def test_the_readme_snippet_computes_the_features_with_librosa_alone(trained, tm
     expected = predict_clips(load_trained_models(trained), [(name, clip)])
     np.testing.assert_allclose(json.loads(probabilities), expected.probabilities[0], atol=1e-4)
     assert label == expected.class_names[int(expected.probabilities[0].argmax())]
+
+
+@pytest.mark.parametrize("exported", [False, True])
+def test_classifier_predicts_arrays_and_files_as_predict_does(trained, tmp_path, exported):
+    import mclnn
+    from mclnn.preprocess.audio import soundfile
+
+    path = trained
+    if exported:
+        path = tmp_path / "toy.keras"
+        export_classifier(trained, path)
+    classifier = mclnn.Classifier.load(path)
+    clips = list_clips(write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=8))
+    expected = predict_clips(load_trained_models(trained), clips)
+    assert classifier.class_names == expected.class_names
+    y, sr = soundfile.read(str(clips[0][1]), dtype="float32")
+    np.testing.assert_allclose(classifier.predict(y, sr), expected.probabilities[0], atol=1e-5)
+    files = classifier.predict_files([file for _, file in clips] + [tmp_path / "missing.wav"])
+    np.testing.assert_allclose(files.probabilities, expected.probabilities, atol=1e-5)
+    assert [name for name, _ in files.failures] == [str(tmp_path / "missing.wav")]
+    with pytest.raises(ParameterError, match="predict takes y of shape"):
+        classifier.predict(np.zeros((2, 2, 2)), sr)

@@ -20,6 +20,7 @@ _NAMES = {
     "write_predictions": "mclnn.train.predict.files",
     "predict_on_workers": "mclnn.train.predict.on_workers",
     "export_classifier": "mclnn.train.predict.export",
+    "Classifier": "mclnn.train.predict.classifier",
 }
 
 __all__ = sorted(_NAMES)

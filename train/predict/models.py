@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
+from mclnn.config import FeatureSettings
 from mclnn.errors import DatasetError, MCLNNError
 from mclnn.preprocess.audio import load_audio
 from mclnn.preprocess.features import clip_features
@@ -17,7 +18,8 @@ from mclnn.train.evaluate.scorer import Scorer
 from mclnn.train.model.saved_models import load_saved_model
 from mclnn.train.trial_files import ModelInfo, TrialPaths
 
-__all__ = ["Predictions", "TrainedModel", "load_trained_models", "predict_clips"]
+__all__ = ["Predictions", "TrainedModel", "clip_feature_arrays", "feature_probabilities", "load_trained_models",
+           "predict_clips"]
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,23 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
     and standardized with each model's own training statistics. A clip that cannot be
     read or is too short is listed in ``failures`` and the others are still predicted.
     """
-    settings = models[0].info.features
-    longest_segment = max(trained.info.segment_frames for trained in models)
+    names, arrays, failures = clip_feature_arrays(
+        clips, settings=models[0].info.features,
+        segment_frames=max(trained.info.segment_frames for trained in models), progress=progress)
+    return Predictions(names, feature_probabilities(models, arrays), models[0].info.class_names, failures)
+
+
+def clip_feature_arrays(clips: Sequence[tuple[str, Path]], *, settings: FeatureSettings, segment_frames: int,
+                        progress: Callable[[int, int], None] | None = None):
+    """The features of the clips that can be read and hold a segment; ``(names, arrays, failures)``."""
     names, arrays, failures = [], [], []
     for done, (name, path) in enumerate(clips, start=1):
         try:
             if not path.is_file():
                 raise DatasetError(f"no such file: {path}")
             features = clip_features(load_audio(path, sr=settings.sample_rate), settings=settings)
-            if len(features) < longest_segment:
-                raise DatasetError(f"{len(features)} frames, shorter than one segment of {longest_segment}")
+            if len(features) < segment_frames:
+                raise DatasetError(f"{len(features)} frames, shorter than one segment of {segment_frames}")
         except (MCLNNError, RuntimeError, ValueError, OSError) as error:
             failures.append((name, str(error)))
         else:
@@ -104,21 +113,32 @@ def predict_clips(models: Sequence[TrainedModel], clips: Sequence[tuple[str, Pat
             arrays.append(features)
         if progress is not None:
             progress(done, len(clips))
-    class_names = models[0].info.class_names
-    probabilities = np.zeros((len(arrays), len(class_names)))
-    if arrays:
-        scorers = {}  # one per kind: a weights folder's models are scored through one compiled copy
-        for trained in models:
-            info = trained.info
-            _check_feature_count(trained, arrays[0].shape[1])
-            scoring = info.scoring
-            standardized = StandardizedClips.from_arrays(arrays, names=names, mean_vector=info.mean_vector,
-                                                         std_vector=info.std_vector,
-                                                         segment_frames=scoring.segment_frames, remedy=scoring.remedy)
-            scorer = scorers.setdefault(info.model, Scorer(scoring))
-            per_clip = scorer.segment_probabilities(trained.model, standardized)
-            probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
-    return Predictions(names, probabilities, class_names, failures)
+    return names, arrays, failures
+
+
+def feature_probabilities(models: Sequence[TrainedModel], arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Class probabilities of clips given as feature arrays: per model its segments' mean, then the models' mean.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(arrays), n_classes)]
+    """
+    probabilities = np.zeros((len(arrays), len(models[0].info.class_names)))
+    if not arrays:
+        return probabilities
+    names = [f"clip {number}" for number in range(len(arrays))]
+    scorers = {}  # one per kind: a weights folder's models are scored through one compiled copy
+    for trained in models:
+        info = trained.info
+        _check_feature_count(trained, arrays[0].shape[1])
+        scoring = info.scoring
+        standardized = StandardizedClips.from_arrays(arrays, names=names, mean_vector=info.mean_vector,
+                                                     std_vector=info.std_vector,
+                                                     segment_frames=scoring.segment_frames, remedy=scoring.remedy)
+        scorer = scorers.setdefault(info.model, Scorer(scoring))
+        per_clip = scorer.segment_probabilities(trained.model, standardized)
+        probabilities += np.array([segments.mean(axis=0) for segments in per_clip]) / len(models)
+    return probabilities
 
 
 def _check_feature_count(trained: TrainedModel, extracted: int) -> None:
