@@ -75,10 +75,14 @@ def settings_yaml(config: DatasetConfig) -> str:
 
 
 def write_settings(path: str | Path, config: DatasetConfig) -> None:
-    """Write :func:`settings_yaml` to ``path`` atomically, unless the file there holds the same entry already."""
-    from mclnn.atomic import atomic_write_text
+    """Write :func:`settings_yaml` to ``path`` atomically, unless the file there holds the same entry already.
+
+    Temporary files that killed runs left beside ``path`` are removed first.
+    """
+    from mclnn.atomic import atomic_write_text, remove_leftovers
 
     text, path = settings_yaml(config), Path(path)
+    remove_leftovers(path)
     entry = [line for line in text.splitlines() if not line.startswith("#")]
     if path.is_file() and [line for line in path.read_text().splitlines() if not line.startswith("#")] == entry:
         return

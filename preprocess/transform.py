@@ -167,11 +167,13 @@ def transform_dataset(
     }
     if not force and output.exists():
         reason = _rebuild_reason(output, config, recorded, sources)
-        if reason is None:
-            return _result(output, up_to_date=True, started=started)
-        if reason.startswith("source files changed") and _only_touched(output, sources, source_paths):
+        if reason is not None and reason.startswith("source files changed") and _only_touched(output, sources,
+                                                                                               source_paths):
             logger.info("%s: %s, but they hold the same bytes; its features are kept", output, reason)
             _record_sources(output, recorded, sources)
+            reason = None
+        if reason is None:
+            write_settings(out_dir / "settings.yaml", config)  # a killed run may have left the previous entry
             return _result(output, up_to_date=True, started=started)
         logger.info("rebuilding %s: %s", output, reason)
     check_programs(config.augmentation)
