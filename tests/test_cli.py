@@ -289,6 +289,7 @@ def test_jobs_run_trials_in_processes_that_say_where_they_ran_and_stay_quiet(tmp
     assert "A worker stopped" not in run.stderr
 
 
+@pytest.mark.slow
 def test_validation_runs_read_no_test_file_and_compare_decides_between_them(run, toy_folds, tmp_path):
     out = shutil.copytree(toy_folds, tmp_path / "toy", symlinks=True)
     for entry in read_folds_manifest(out, "toy", 4)["trials"]:

@@ -282,6 +282,7 @@ def test_a_rerun_retrains_a_damaged_model_and_clears_a_dead_runs_leftovers(out, 
     assert again["pooled"] == first["pooled"]  # the same seeded training, the same scores
 
 
+@pytest.mark.slow
 def test_every_stage_writes_the_entry_it_ran_with_and_the_weights_one_replays_the_run(out, tmp_path, caplog):
     config = toy_config("training.epochs=2", "training.spectral_tilt=0.2")
     cv_train(config, out_dir=out, trial=1)
@@ -294,6 +295,7 @@ def test_every_stage_writes_the_entry_it_ran_with_and_the_weights_one_replays_th
     assert (out / "TOY_folds_4_settings.yaml").is_file()  # beside the folds (the set in force's, linked)
 
 
+@pytest.mark.slow
 def test_keras_callbacks_see_every_epoch_of_every_trial(out):
     import keras
 

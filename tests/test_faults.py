@@ -27,6 +27,7 @@ def _folds_content(out, k):
                 for entry in manifest["trials"]]
 
 
+@pytest.mark.slow
 def test_folds_killed_at_each_rename_leave_whole_folds_and_rerun_to_the_uninterrupted_ones(tmp_path):
     base = tmp_path / "base"
     environment = {"MCLNN_CACHE": str(tmp_path / "cache")}
