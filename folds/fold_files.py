@@ -73,10 +73,12 @@ def read_folds_manifest(out_dir: str | Path, dataset: str, k: int) -> dict:
 
 
 def dataset_identity(path: str | Path) -> dict:
-    """What a folds manifest records of its Dataset.hdf5: a size-and-time fingerprint, the file's SHA-256
-    and the digest of the data it holds (:func:`mclnn.dataset_file.data_digest`)."""
-    return {"dataset_fingerprint": file_fingerprint(path), "dataset_sha256": content_fingerprint(path),
-            "dataset_digest": _data_digest(path)}
+    """What a folds manifest records of its Dataset.hdf5: a size-and-time fingerprint and the digest of the
+    data it holds (:func:`mclnn.dataset_file.data_digest`); for a file in the original layout, which has none,
+    the SHA-256 of its bytes."""
+    digest = _data_digest(path)  # the file's bytes are hashed only where there is no data digest to read
+    return {"dataset_fingerprint": file_fingerprint(path),
+            "dataset_sha256": content_fingerprint(path) if digest is None else None, "dataset_digest": digest}
 
 
 def dataset_unchanged(manifest: dict, path: str | Path) -> bool:
@@ -90,7 +92,7 @@ def dataset_unchanged(manifest: dict, path: str | Path) -> bool:
         return True
     if manifest.get("dataset_digest") is not None:
         return _data_digest(path) == manifest["dataset_digest"]
-    return "dataset_sha256" in manifest and content_fingerprint(path) == manifest["dataset_sha256"]
+    return manifest.get("dataset_sha256") is not None and content_fingerprint(path) == manifest["dataset_sha256"]
 
 
 def _data_digest(path: str | Path) -> str | None:

@@ -283,13 +283,12 @@ class _KeptClips:
         self._dataset, self._positions, self._fractions = None, {}, {}
         if previous is None:
             return
-        with h5py.File(previous, "r") as existing:
-            if existing.attrs.get("config_hash") != config_hash or "source_sha256" not in existing:
-                return
-            before = [line.decode().rsplit("\t", 2)[0] for line in existing["source_files"][()]]
-            hashes = [value.decode() for value in existing["source_sha256"][()]]
+        recorded = _recorded_sources(previous)
+        if recorded is None or recorded[0] != config_hash:
+            return
+        _, before, hashes = recorded
         names = [line.rsplit("\t", 2)[0] for line in sources]
-        if before != names:
+        if [line.rsplit("\t", 2)[0] for line in before] != names:
             return
         unchanged = {name for name, old, new in zip(names, hashes, source_hashes) if old == new}
         self._dataset = load_dataset(previous)
@@ -346,17 +345,25 @@ def _config_hash(config):
     return settings_hash(config.features, config.augmentation, source, FORMAT_VERSION, librosa.__version__)
 
 
+def _recorded_sources(path):
+    """``(config_hash, source_files lines, source_sha256)`` recorded in a Dataset.hdf5; None in files without hashes."""
+    with h5py.File(path, "r") as existing:
+        if "source_sha256" not in existing:
+            return None
+        return (existing.attrs.get("config_hash"), [line.decode() for line in existing["source_files"][()]],
+                [value.decode() for value in existing["source_sha256"][()]])
+
+
 def _only_touched(path, sources, source_paths):
     """Whether every source file whose size or time changed holds the bytes recorded in ``path``.
 
     ``sources`` are the files' :func:`~mclnn.preprocess.discovery.source_stats` lines now,
     ``source_paths`` the files themselves, in the same order.
     """
-    with h5py.File(path, "r") as existing:
-        if "source_sha256" not in existing:
-            return False
-        before = [line.decode() for line in existing["source_files"][()]]
-        hashes = [value.decode() for value in existing["source_sha256"][()]]
+    recorded = _recorded_sources(path)
+    if recorded is None:
+        return False
+    _, before, hashes = recorded
     if [line.rsplit("\t", 2)[0] for line in before] != [line.rsplit("\t", 2)[0] for line in sources]:
         return False  # files were added, removed or reordered
     return all(content_fingerprint(file) == recorded_hash for old, new, file, recorded_hash
