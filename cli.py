@@ -429,7 +429,8 @@ def _seeds(value):
 @click.option("--class-map", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the model's class index,name CSV here.")
 @click.option("--skip-bad", is_flag=True,
-              help="Exit with status 0 when some clips cannot be predicted (they are still named and left out).")
+              help="Exit with status 0 when some clips cannot be predicted, and leave out CSV rows naming files "
+                   "outside the audio folder instead of refusing the CSV (all are still named and left out).")
 @scheduler_option
 def predict(model_path, inputs, output, audio_dir, probabilities, class_map, skip_bad, scheduler):
     """Predict the classes of new clips with trained models.
@@ -447,13 +448,15 @@ def predict(model_path, inputs, output, audio_dir, probabilities, class_map, ski
                                          write_class_map, write_predictions)
 
         models = load_trained_models(model_path)  # here too: a bad MODEL is named before any task runs
-        clips = list_clips(inputs, audio_dir=audio_dir)
+        refused = [] if skip_bad else None
+        clips = list_clips(inputs, audio_dir=audio_dir, refused=refused)
         with _ProgressBar("predict") as progress:
             if client is None:
                 predictions = predict_clips(models, clips, progress=progress)
             else:
                 predictions = predict_on_workers(model_path, clips, client=client, progress=progress)
-    for name, reason in predictions.failures:
+    failures = (refused or []) + predictions.failures
+    for name, reason in failures:
         click.echo(f"skipped {name}: {reason}", err=True)
     if predictions.names:
         write_predictions(predictions, output, probabilities=probabilities)
@@ -461,9 +464,10 @@ def predict(model_path, inputs, output, audio_dir, probabilities, class_map, ski
     if class_map is not None:
         write_class_map(predictions.class_names, class_map)
         click.echo(f"{class_map} written")
-    if predictions.failures and not (skip_bad and predictions.names):
-        raise click.ClickException(f"{len(predictions.failures)} of {len(clips)} clips could not be predicted "
-                                   "(named above)" + ("; the others are in " + str(output) if predictions.names else ""))
+    if failures and not (skip_bad and predictions.names):
+        raise click.ClickException(f"{len(failures)} of {len(failures) + len(predictions.names)} clips could not be "
+                                   "predicted (named above)"
+                                   + ("; the others are in " + str(output) if predictions.names else ""))
 
 
 def main():

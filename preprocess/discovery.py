@@ -43,7 +43,8 @@ class ClipSource:
     group_key: str
 
 
-def discover_clips(source: SourceSettings, *, root: str | Path) -> list[ClipSource]:
+def discover_clips(source: SourceSettings, *, root: str | Path,
+                   refused: list[tuple[str, str]] | None = None) -> list[ClipSource]:
     """List a dataset's clips in storage order (category name, then file name).
 
     Parameters
@@ -52,6 +53,9 @@ def discover_clips(source: SourceSettings, *, root: str | Path) -> list[ClipSour
         The dataset's layout settings.
     root : str or Path
         The source folder.
+    refused : list, optional
+        When given, a CSV row naming a file outside ``root`` is appended to it as
+        ``(path as listed, reason)`` and left out, instead of raising (``--skip-bad``).
 
     Returns
     -------
@@ -61,12 +65,13 @@ def discover_clips(source: SourceSettings, *, root: str | Path) -> list[ClipSour
     ------
     DatasetError
         The folder is missing, a category is empty, a listed file is missing, a CSV
-        column is missing, or a file name does not carry a fold.
+        column is missing, a CSV row names a file outside ``root`` (unless ``refused``
+        collects them), or a file name does not carry a fold.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"source folder {root} does not exist; pass --source DIR pointing at the dataset's audio")
-    clips = _from_csv(source, root) if source.layout == "csv" else _from_folders(source, root)
+    clips = _from_csv(source, root, refused) if source.layout == "csv" else _from_folders(source, root)
     if not clips:
         raise DatasetError(f"{root}: no audio clips found (looked for {', '.join(source.extensions)})")
     return sorted(clips, key=lambda clip: (clip.category, Path(clip.relative_path).name, clip.relative_path))
@@ -145,24 +150,26 @@ def _fold_from_name(name, pattern, relative_path):
     return int(match.group(1))
 
 
-def path_inside(root: str | Path, relative: str, *, listed_at: str) -> Path:
+def path_inside(root: str | Path, relative: str, *, listed_at: str,
+                refused: list[tuple[str, str]] | None = None) -> Path | None:
     """``root / relative``, which must stay inside ``root`` once links and ``..`` are resolved.
 
-    Raises
-    ------
-    DatasetError
-        The path leaves ``root`` (``../``, an absolute path, a link pointing out); the
-        message names where it was listed (``listed_at``).
+    A path that leaves ``root`` (``../``, an absolute path, a link pointing out) raises
+    DatasetError naming where it was listed (``listed_at``); when ``refused`` is given it
+    is appended there as ``(relative, reason)`` instead, and None is returned.
     """
     root = Path(root)
     path = root / relative
-    if not path.resolve().is_relative_to(root.resolve()):
-        raise DatasetError(f"{listed_at} names {relative!r}, which is outside {root}; list only clips inside that "
-                           "folder")
-    return path
+    if path.resolve().is_relative_to(root.resolve()):
+        return path
+    reason = f"{listed_at} names {relative!r}, which is outside {root}"
+    if refused is None:
+        raise DatasetError(f"{reason}; list only clips inside that folder")
+    refused.append((relative, f"{reason}; not read"))
+    return None
 
 
-def _from_csv(source, root):
+def _from_csv(source, root, refused):
     csv_path = root / source.csv
     if not csv_path.is_file():
         raise DatasetError(f"{csv_path}: metadata CSV not found; check source.csv or --source")
@@ -180,7 +187,9 @@ def _from_csv(source, root):
                 relative_path = source.path_template.format(**row)
             except KeyError as error:
                 raise DatasetError(f"{csv_path}: source.path_template names unknown column {error}") from None
-            path = path_inside(root, relative_path, listed_at=f"line {line_number} of {csv_path}")
+            path = path_inside(root, relative_path, listed_at=f"line {line_number} of {csv_path}", refused=refused)
+            if path is None:
+                continue
             if not path.is_file():
                 raise DatasetError(f"{path}: listed on line {line_number} of {csv_path} but not found")
             fold = -1

@@ -133,8 +133,9 @@ def transform_dataset(
     force : bool
         Rebuild even when up to date.
     skip_bad : bool
-        Record unreadable, silent or too-short clips in the output's metadata and go on,
-        instead of failing on the first.
+        Record unreadable, silent or too-short clips, and CSV rows naming files outside
+        the source folder (never read), in the output's metadata and go on, instead of
+        failing on the first.
     progress : callable, optional
         Called as ``progress(done, total)`` with counts of original clips.
     client : distributed.Client, optional
@@ -157,7 +158,8 @@ def transform_dataset(
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     output = dataset_path(out_dir)
     remove_leftovers(output)  # of killed runs, even when nothing is rebuilt
-    clips = discover_clips(config.source, root=source_dir)
+    refused = [] if skip_bad else None
+    clips = discover_clips(config.source, root=source_dir, refused=refused)
     extra_files = (source_dir / config.source.csv,) if config.source.layout == "csv" else ()
     sources = source_stats(clips, extra_files=extra_files)
     source_paths = [clip.path for clip in clips] + list(extra_files)
@@ -185,11 +187,12 @@ def transform_dataset(
         class_names = sorted({clip.category for clip in clips})
         skipped = _write_dataset(
             config, clips, class_names, partial_output, partial_ordering,
-            jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, progress=progress, recorded=recorded,
+            jobs=jobs or os.cpu_count() or 1, skip_bad=skip_bad, refused=refused or [], progress=progress,
+            recorded=recorded,
             sources=sources, source_hashes=[content_fingerprint(path) for path in source_paths],
             previous=output if output.exists() and not force else None, client=client,
         )
-        if len(skipped) == len(clips):
+        if len(skipped) == len(clips) + len(refused or []):
             raise DatasetError(f"{source_dir}: every clip was skipped as bad; the first: {skipped[0][0]}: {skipped[0][1]}")
     write_settings(out_dir / "settings.yaml", config)
     return _result(output, up_to_date=False, started=started)
@@ -209,7 +212,7 @@ def _check_free_space(out_dir: Path, *, n_clips: int, features) -> None:
                            f"{needed / 2**20:.0f} MiB; free some space or give another --out")
 
 
-def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, progress, recorded,
+def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, skip_bad, refused, progress, recorded,
                    sources, source_hashes, previous, client):
     features = config.features
     chunk_frames = features.n_frames
@@ -219,7 +222,7 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
     # the work without re-importing librosa per worker; each thread keeps BLAS to one core.
     backend = "loky" if augmenting else "threading"
     label_of = {name: label for label, name in enumerate(class_names)}
-    group_index, skipped, stretched, ordering = {}, [], [], []
+    group_index, skipped, stretched, ordering = {}, list(refused), [], []
     kept = _KeptClips(previous, recorded["config_hash"], sources, source_hashes)
     try:
         tasks = (joblib.delayed(_extract_clip)(clip, config, clip_index=index, skip_bad=skip_bad)
@@ -260,7 +263,7 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
         "class_names": json.dumps(class_names),
         "feature_settings": json.dumps(dataclasses.asdict(features)),
         "augmentation": json.dumps(dataclasses.asdict(config.augmentation)),
-        "n_originals": len(clips) - len(skipped),
+        "n_originals": len(clips) + len(refused) - len(skipped),
         "skipped": json.dumps([{"file": name, "reason": reason} for name, reason in skipped]),
         "stretched": json.dumps([{"file": name, "fraction": fraction} for name, fraction in stretched]),
         "versions": json.dumps(_versions(augmenting)),

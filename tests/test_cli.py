@@ -242,6 +242,13 @@ def test_predict_reads_a_csv_of_file_names(run, tmp_path):
     assert outside.exit_code == 1
     assert outside.output.strip() == (f"Error: row 3 of {listing} names '../toy/Dataset.hdf5', which is outside "
                                       f"{clips}; list only clips inside that folder")
+    # With --skip-bad it is a named skip: the other rows are predicted, exit 0.
+    output.unlink(missing_ok=True)
+    skipped = run("predict", model, listing, "--audio-dir", clips, "-o", output, "--skip-bad")
+    assert skipped.exit_code == 0, skipped.output
+    assert (f"skipped ../toy/Dataset.hdf5: row 3 of {listing} names '../toy/Dataset.hdf5', which is outside "
+            f"{clips}; not read") in skipped.output
+    assert [row.split(",")[0] for row in output.read_text().splitlines()] == ["fname", names[0]]
 
 
 @pytest.mark.slow

@@ -102,3 +102,6 @@ def test_csv_rows_outside_the_source_folder_are_refused(tmp_path, listed):
     with pytest.raises(DatasetError, match=rf"^line 3 of {root / 'meta.csv'} names '{listed}', which is outside "
                                            rf"{root}; list only clips inside that folder$"):
         discover_clips(source, root=root)
+    refused = []
+    assert [clip.relative_path for clip in discover_clips(source, root=root, refused=refused)] == ["inside.wav"]
+    assert refused == [(listed, f"line 3 of {root / 'meta.csv'} names '{listed}', which is outside {root}; not read")]

@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 import os
 
@@ -9,10 +10,10 @@ import soundfile
 
 from mclnn import load_dataset
 from mclnn.atomic import exclusive_lock
-from mclnn.config import load_config
+from mclnn.config import SourceSettings, load_config
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.preprocess import transform as transform_module
-from mclnn.preprocess.audio import fit_length
+from mclnn.preprocess.audio import fit_length, load_audio
 from mclnn.preprocess.toy import TOY_CLASSES
 from mclnn.preprocess.transform import dataset_path, resolve_source, storage_ordering_path, transform_dataset
 
@@ -100,6 +101,27 @@ def test_skip_bad_records_the_clip_and_goes_on(toy_source, tiny_config, tmp_path
         assert "chirp/chirp_02.wav" not in set(dataset.filenames)
         assert dataset.attrs["skipped"][0]["file"] == "chirp/chirp_02.wav"
         assert list(dataset.groups) == list(range(14))
+
+
+def test_skip_bad_records_a_csv_row_outside_the_source_folder_without_reading_it(toy_source, tiny_config, tmp_path,
+                                                                                 monkeypatch):
+    secret = write_tone(tmp_path / "outside" / "secret.wav")
+    rows = [f"{path.relative_to(toy_source).as_posix()},{path.parent.name}" for path in sorted(toy_source.rglob("*.wav"))]
+    (toy_source / "meta.csv").write_text("\n".join(["filename,category", *rows, "../outside/secret.wav,tone"]) + "\n")
+    config = dataclasses.replace(tiny_config, source=SourceSettings(layout="csv", csv="meta.csv"))
+    with pytest.raises(DatasetError, match=r"line 17 of .*meta.csv names '../outside/secret.wav', which is outside"):
+        transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out")
+    assert not dataset_path(tmp_path / "out").exists()
+    read = []
+    monkeypatch.setattr(transform_module, "load_audio", lambda path, **kw: read.append(path) or load_audio(path, **kw))
+    result = transform_dataset(config, source_dir=toy_source, out_dir=tmp_path / "out", skip_bad=True, jobs=1)
+    assert secret not in read and len(read) == 15
+    assert (result.n_clips, result.n_originals) == (15, 15)
+    assert result.skipped == (("../outside/secret.wav", f"line 17 of {toy_source / 'meta.csv'} names "
+                                                        f"'../outside/secret.wav', which is outside {toy_source}; "
+                                                        "not read"),)
+    with load_dataset(result.path) as dataset:
+        assert dataset.attrs["skipped"] == [{"file": "../outside/secret.wav", "reason": result.skipped[0][1]}]
 
 
 def test_silent_and_short_clips_are_named(toy_source, tiny_config, tmp_path):

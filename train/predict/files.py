@@ -19,12 +19,15 @@ __all__ = ["AUDIO_SUFFIXES", "list_clips", "write_class_map", "write_predictions
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac", ".mp3", ".aif", ".aiff", ".au")
 
 
-def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> list[tuple[str, Path]]:
+def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None,
+               refused: list[tuple[str, str]] | None = None) -> list[tuple[str, Path]]:
     """The clips to predict, as ``(name written to the CSV, path)``.
 
     ``inputs`` is a folder (every audio file under it, sorted, named by its path relative
     to the folder) or a CSV file whose ``fname`` (or ``filename``) column names the clips,
-    relative to ``audio_dir`` (default: the CSV's folder).
+    relative to ``audio_dir`` (default: the CSV's folder). When ``refused`` is given, a row
+    naming a file outside that folder is appended to it as ``(name, reason)`` and left
+    out, instead of raising.
 
     Raises
     ------
@@ -32,7 +35,8 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
         A CSV that is not UTF-8 text, has no rows or no ``fname`` column, or a folder
         without audio files.
     DatasetError
-        A row naming a file outside ``audio_dir`` (``..``, an absolute path, a link out).
+        A row naming a file outside ``audio_dir`` (``..``, an absolute path, a link out),
+        unless ``refused`` collects them.
     """
     inputs = Path(inputs)
     if inputs.is_dir():
@@ -54,8 +58,9 @@ def list_clips(inputs: str | Path, *, audio_dir: str | Path | None = None) -> li
         raise ParameterError(f"{inputs}: no fname column (its columns: {', '.join(map(str, rows[0]))}); "
                              "name the column of file names fname")
     folder = Path(audio_dir) if audio_dir is not None else inputs.parent
-    return [(row[column], path_inside(folder, row[column], listed_at=f"row {number} of {inputs}"))
-            for number, row in enumerate(rows, start=2)]
+    listed = [(row[column], path_inside(folder, row[column], listed_at=f"row {number} of {inputs}", refused=refused))
+              for number, row in enumerate(rows, start=2)]
+    return [(name, path) for name, path in listed if path is not None]
 
 
 def write_predictions(predictions: Predictions, path: str | Path, *, probabilities: bool = False) -> None:
