@@ -337,25 +337,25 @@ def cv_train_command(dataset, config_path, overrides, out_dir, k, trial, old_tri
                               evaluate_only=evaluate_only, pictures=pictures, progress=progress, model=model,
                               hparams=hparams, jobs=jobs, client=client, evaluate_on=evaluate_on, weights=weights)
     if seeds is not None:
-        for row in report["per_seed"]:
-            click.echo(f"{dataset} seed {row['seed']} pooled over trials {', '.join(map(str, report['trials']))}: "
+        for row in report.per_seed:
+            click.echo(f"{dataset} seed {row['seed']} pooled over trials {', '.join(map(str, report.trials))}: "
                        f"clip accuracy {row['mean_probability_accuracy']:.4f} mean-probability vote")
-        low, high = report["bootstrap_95"]
-        spread = "" if report["std"] is None else f" ± {report['std']:.4f}"
-        seeds_text = f"{len(report['seeds'])} seed{'s' if len(report['seeds']) > 1 else ''}"
-        click.echo(f"{dataset} over {seeds_text}: {report['mean']:.4f}{spread} (95% bootstrap "
-                   f"{low:.4f}-{high:.4f}); ensemble {report['ensemble']['mean_probability_accuracy']:.4f}")
+        low, high = report.bootstrap_95
+        spread = "" if report.std is None else f" ± {report.std:.4f}"
+        seeds_text = f"{len(report.seeds)} seed{'s' if len(report.seeds) > 1 else ''}"
+        click.echo(f"{dataset} over {seeds_text}: {report.mean:.4f}{spread} (95% bootstrap "
+                   f"{low:.4f}-{high:.4f}); ensemble {report.ensemble['mean_probability_accuracy']:.4f}")
         return
-    for entry in report["trials"]:
-        scores = entry["scores"]
-        scored = (f"tests fold {entry['test_fold']}" if entry["evaluated_on"] == "test" else
-                  f"scored on its validation fold {entry['validation_fold']}")
-        click.echo(f"{dataset} trial {entry['trial']} ({scored}): "
+    for trial_report in report.trials:
+        scores = trial_report.scores
+        scored = (f"tests fold {trial_report.test_fold}" if trial_report.evaluated_on == "test" else
+                  f"scored on its validation fold {trial_report.validation_fold}")
+        click.echo(f"{dataset} trial {trial_report.trial} ({scored}): "
                    f"clip accuracy {scores['mean_probability_accuracy']:.4f} mean-probability vote, "
                    f"{scores['majority_accuracy']:.4f} majority vote, MAP@3 {scores['map_at_3']:.4f}, "
-                   f"{entry.get('epochs_run')} epochs (best {entry.get('best_epoch')})")
-    pooled = report["pooled"]
-    click.echo(f"{dataset} pooled over trials {', '.join(map(str, report['trials_finished']))}: "
+                   f"{trial_report.epochs_run} epochs (best {trial_report.best_epoch})")
+    pooled = report.pooled
+    click.echo(f"{dataset} pooled over trials {', '.join(map(str, report.trials_finished))}: "
                f"clip accuracy {pooled['mean_probability_accuracy']:.4f} mean-probability vote, "
                f"{pooled['majority_accuracy']:.4f} majority vote, F1 weighted {pooled['f1_weighted']:.4f}, "
                f"MAP@3 {pooled['map_at_3']:.4f}")

@@ -70,7 +70,7 @@ def main():
         for name, options in (("sequential", {}), ("jobs=2", {"jobs": 2}), ("cluster", {"client": client})):
             out = shutil.copytree(arguments.out, scratch / name, ignore=shutil.ignore_patterns("*_weights"))
             seconds, report = timed(lambda: cv_train(config, out_dir=out, **options))
-            runs[name] = (seconds, report["pooled"]["mean_probability_accuracy"])
+            runs[name] = (seconds, report.pooled["mean_probability_accuracy"])
         memory = {"driver (this process)": peak_mib()}
         memory |= {f"cluster {address}": mib for address, mib in client.run(peak_mib).items()}
         memory |= {f"jobs process {pid}": mib for pid, mib in set(joblib.Parallel(n_jobs=2, backend="loky")(

@@ -88,7 +88,7 @@ def test_baseline_trains_reports_and_predicts_what_the_report_scored(toy_dcase, 
     report = cv_train(config, out_dir=out, trial=1, model=model, hparams=hparams)
     folder = weights_dir(out, {"tag": "TOY_DCASE2018", "k": 4}, f"{model}_weights")
     assert folder.name == f"TOY_DCASE2018_folds_4_{model}_weights"
-    assert report["model"] == model and report["hparams"]["lr"] == 0.001
+    assert report.model == model and report.hparams["lr"] == 0.001
     trial = json.loads((folder / "trial_01" / "report.json").read_text())
     assert trial["scores"]["mean_probability_accuracy"] >= 0.6  # chance is 0.2
     assert len(trial["scores"]["map_at_3_per_class"]) == 5
@@ -114,7 +114,7 @@ def test_baselines_take_the_training_recipe(toy_dcase, hparams):
     # One-cycle from lr / 25 up to lr over 30% of the 3 epochs, then down to 0.
     assert history["learning_rate"][-1] == pytest.approx(0.0, abs=1e-9)
     assert max(history["learning_rate"]) <= 0.002
-    assert report["trials"][0]["epochs_run"] == 3
+    assert report.trials[0].epochs_run == 3
 
 
 def test_hparams_read_values_as_set_does():

@@ -81,7 +81,7 @@ def test_a_bad_address_is_one_line_within_seconds_and_writes_nothing(tmp_path):
 
 
 def _scores(report):
-    return [(trial["trial"], trial["scores"], trial["epochs_run"]) for trial in report["trials"]]
+    return [(trial.trial, trial.scores, trial.epochs_run) for trial in report.trials]
 
 
 def test_cv_train_on_the_cluster_and_in_two_processes_equals_the_local_run(cluster, toy_folds, tmp_path):
@@ -93,8 +93,8 @@ def test_cv_train_on_the_cluster_and_in_two_processes_equals_the_local_run(clust
         on_workers = cv_train(config, out_dir=outs["cluster"], client=client)
     assert _scores(in_processes) == _scores(local)
     assert _scores(on_workers) == _scores(local)
-    assert {trial["ran_on"].split(" ")[0] for trial in on_workers["trials"]} == {"worker"}
-    assert not [trial for trial in in_processes["trials"] if trial["ran_on"].endswith(f" process {os.getpid()}")]
+    assert {trial.ran_on.split(" ")[0] for trial in on_workers.trials} == {"worker"}
+    assert not [trial for trial in in_processes.trials if trial.ran_on.endswith(f" process {os.getpid()}")]
 
 
 def test_a_worker_lost_in_a_trial_is_replaced_and_the_trial_resumes_from_its_checkpoint(toy_folds, tmp_path):

@@ -35,9 +35,9 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     config = toy_config(f"training.mode={mode}")
     cv_train(config, out_dir=out, trial=1, pictures=True)
     report = cv_train(config, out_dir=out, trial=2)
-    assert report["trials_finished"] == [1, 2]
-    assert [trial["test_fold"] for trial in report["trials"]] == [1, 4]
-    pooled = report["pooled"]
+    assert report.trials_finished == [1, 2]
+    assert [trial.test_fold for trial in report.trials] == [1, 4]
+    pooled = report.pooled
     assert pooled["clips"] == 20
     assert pooled["mean_probability_accuracy"] >= 0.6  # chance is 0.2
     assert pooled["majority_accuracy"] >= 0.6
@@ -49,8 +49,8 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     assert not (folder / "trial_01" / "checkpoint.keras").exists()
     markdown = (folder / "report.md").read_text()
     assert "| **pooled** |" in markdown and "| tone |" in markdown
-    accuracies = [trial["scores"]["mean_probability_accuracy"] for trial in report["trials"]]
-    assert report["over_trials"]["mean_probability_accuracy"] == {"mean": pytest.approx(np.mean(accuracies)),
+    accuracies = [trial.scores["mean_probability_accuracy"] for trial in report.trials]
+    assert report.over_trials["mean_probability_accuracy"] == {"mean": pytest.approx(np.mean(accuracies)),
                                                                   "std": pytest.approx(np.std(accuracies, ddof=1))}
     assert "| mean ± sd over trials | | | | " in markdown
     assert f"Seed 0; mclnn {mclnn.__version__}; written 20" in markdown
@@ -60,8 +60,8 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
     cv_train(config, out_dir=out, trial=1, evaluate_only=True)
     assert (folder / "trial_01_curves.png").is_file() and not (folder / "trial_02_curves.png").exists()
     history = json.loads((folder / "trial_01" / "history.json").read_text())
-    assert len(history["val_accuracy"]) == report["trials"][0]["epochs_run"] == 6
-    assert report["trials"][0]["training_mode"] == mode
+    assert len(history["val_accuracy"]) == report.trials[0].epochs_run == 6
+    assert report.trials[0].training_mode == mode
 
 
 @pytest.mark.slow
@@ -85,18 +85,18 @@ def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
     report = cv_train(config, out_dir=out, trial=1, progress=lambda *args: resumed.append(args[1]))
     assert resumed == [3, 4, 5, 6]
     assert len(json.loads(paths.history.read_text())["loss"]) == 6
-    first_scores = report["pooled"]
+    first_scores = report.pooled
 
     again = []
     report = cv_train(config, out_dir=out, trial=1, progress=lambda *args: again.append(args))
-    assert again == [] and report["pooled"] == first_scores
+    assert again == [] and report.pooled == first_scores
 
     evaluated = cv_train(config, out_dir=out, trial=1, evaluate_only=True)
-    assert evaluated["pooled"]["mean_probability_accuracy"] == first_scores["mean_probability_accuracy"]
+    assert evaluated.pooled["mean_probability_accuracy"] == first_scores["mean_probability_accuracy"]
     # Evaluation does not depend on settings that only affect training, nor on trials never trained.
     other_training = cv_train(toy_config("training.epochs=7", "training.learning_rate=0.5"), out_dir=out,
                               evaluate_only=True)
-    assert other_training["trials_finished"] == [1] and other_training["pooled"] == first_scores
+    assert other_training.trials_finished == [1] and other_training.pooled == first_scores
     with pytest.raises(ParameterError, match="trial 1's model was trained with other model settings"):
         cv_train(toy_config("training.step=3"), out_dir=out, trial=1, evaluate_only=True)
 
@@ -115,8 +115,8 @@ def test_early_stopping_keeps_the_best_epoch(out):
     # With a vanishing learning rate the validation loss cannot improve after epoch 1.
     config = toy_config("training.learning_rate=1.0e-12", "training.monitor=val_loss", "training.patience=2")
     report = cv_train(config, out_dir=out, trial=1)
-    assert report["trials"][0]["epochs_run"] == 3
-    assert report["trials"][0]["best_epoch"] == 1
+    assert report.trials[0].epochs_run == 3
+    assert report.trials[0].best_epoch == 1
 
 
 @pytest.mark.slow
@@ -130,7 +130,7 @@ def test_seeds_make_runs_repeatable(out, tmp_path):
     second = cv_train(config, out_dir=second_out, trial=1)
     again = json.loads((weights_dir(second_out, {"tag": "TOY", "k": 4}) / "trial_01" / "history.json").read_text())
     np.testing.assert_allclose(again["loss"], history["loss"], rtol=1e-5)
-    assert second["pooled"] == first["pooled"]
+    assert second.pooled == first.pooled
 
 
 def test_bad_inputs_are_named(out, tmp_path):
@@ -178,8 +178,8 @@ def test_recipe_trains_with_schedule_and_augmentation_and_writes_event_files(out
     import tensorflow as tf
 
     report = cv_train(toy_config(*RECIPE), out_dir=out, trial=1)
-    trial = report["trials"][0]
-    assert trial["epochs_run"] == 4 and trial["kept"] == "best"
+    trial = report.trials[0]
+    assert trial.epochs_run == 4 and trial.kept == "best"
     folder = weights_dir(out, {"tag": "TOY", "k": 4}) / "trial_01"
     history = json.loads((folder / "history.json").read_text())
     # Warm-up over epoch 1, then cosine decay to 0 at epoch 4 (the logged rate is each epoch's last).
@@ -231,21 +231,21 @@ def test_seeds_repeat_the_cross_validation_and_predict_averages_them(out):
     config = toy_config("training.epochs=2")
     report = cv_train(config, out_dir=out, trial=1, seeds=[3, 4])
     folder = weights_dir(out, {"tag": "TOY", "k": 4})
-    assert report["seeds"] == [3, 4] and report["trials"] == [1] and report["clips"] == 10
+    assert report.seeds == [3, 4] and report.trials == [1] and report.clips == 10
     for seed in (3, 4):
         seed_report = json.loads((folder / f"seed_{seed}" / "report.json").read_text())
         assert any(row["mean_probability_accuracy"] == seed_report["pooled"]["mean_probability_accuracy"]
-                   for row in report["per_seed"] if row["seed"] == seed)
+                   for row in report.per_seed if row["seed"] == seed)
     first, second = (json.loads((folder / f"seed_{seed}" / "trial_01" / "report.json").read_text())["clips"]
                      for seed in (3, 4))
     assert [clip["mean_probabilities"] for clip in first] != [clip["mean_probabilities"] for clip in second]
     ensemble = [np.argmax(np.add(a["mean_probabilities"], b["mean_probabilities"])) == a["label"]
                 for a, b in zip(first, second)]
-    assert report["ensemble"]["mean_probability_accuracy"] == pytest.approx(np.mean(ensemble))
+    assert report.ensemble["mean_probability_accuracy"] == pytest.approx(np.mean(ensemble))
     assert (folder / "report_seeds.md").is_file()
     assert len(load_trained_models(folder)) == 2
     # A rerun finds both seeds' trials finished and reports the same.
-    assert cv_train(config, out_dir=out, trial=1, seeds=[3, 4])["per_seed"] == report["per_seed"]
+    assert cv_train(config, out_dir=out, trial=1, seeds=[3, 4]).per_seed == report.per_seed
 
 
 def test_models_record_the_features_of_the_dataset_file_not_the_entry(out, caplog):
@@ -279,7 +279,7 @@ def test_a_rerun_retrains_a_damaged_model_and_clears_a_dead_runs_leftovers(out, 
         again = cv_train(config, out_dir=out, trial=1)
     assert "model.keras is missing or damaged; training it anew" in caplog.text
     assert saved_model_intact(paths.model) and not leftover.exists()
-    assert again["pooled"] == first["pooled"]  # the same seeded training, the same scores
+    assert again.pooled == first.pooled  # the same seeded training, the same scores
 
 
 @pytest.mark.slow

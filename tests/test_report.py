@@ -22,14 +22,20 @@ def trials():
 def test_pooled_scores_and_spread_over_trials(trials, tmp_path):
     report = write_report(trials, dataset="toy", k=4, class_names=["a", "b"], folder=tmp_path, model="mclnn",
                           settings=SETTINGS)
-    assert report["pooled"]["mean_probability_accuracy"] == 0.75
-    assert report["pooled"]["confusion_mean_probability"] == [[2, 0], [1, 1]]
-    spread = report["over_trials"]["mean_probability_accuracy"]
+    assert report.pooled["mean_probability_accuracy"] == 0.75
+    assert report.pooled["confusion_mean_probability"] == [[2, 0], [1, 1]]
+    spread = report.over_trials["mean_probability_accuracy"]
     assert spread["mean"] == 0.75 and spread["std"] == pytest.approx(np.std([1.0, 0.5], ddof=1))
-    assert report["seed"] == 3 and report["trials_finished"] == [1, 2]
-    assert report["trials"][0] == {key: value for key, value in trials[0].summary().items()}
-    assert "clips" not in report["trials"][0]
-    assert json.loads((tmp_path / "report.json").read_text()) == report
+    assert report.seed == 3 and report.trials_finished == [1, 2]
+    assert report.trials == trials  # clips included
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written == report.as_json()
+    assert written["trials"][0] == trials[0].summary() and "clips" not in written["trials"][0]
+    assert written["trials_finished"] == [1, 2] and written["created"] == report.created
+    # A rerun with nothing changed leaves report.json alone and says when it was written.
+    again = write_report(trials, dataset="toy", k=4, class_names=["a", "b"], folder=tmp_path, model="mclnn",
+                         settings=SETTINGS)
+    assert again == report and (tmp_path / "report.json").read_text() == json.dumps(written, indent=1) + "\n"
     markdown = (tmp_path / "report.md").read_text()
     assert "| 1 | 1 | 2 | 4 (4) |" in markdown and "| **pooled** |" in markdown and "**0.7500**" in markdown
     assert (tmp_path / "confusion_mean_probability.png").is_file()

@@ -27,6 +27,8 @@ _NAMES = {
     "clip_scores": "mclnn.train.evaluate.metrics",
     "summarize_clip": "mclnn.train.evaluate.metrics",
     "cv_train": "mclnn.train.run.cross_validation",
+    "CrossValidationReport": "mclnn.train.evaluate.report",
+    "SeedsReport": "mclnn.train.evaluate.seed_report",
     "ModelInfo": "mclnn.train.trial_files",
     "TrialPaths": "mclnn.train.trial_files",
     "TrialReport": "mclnn.train.trial_files",

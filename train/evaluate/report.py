@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import statistics
@@ -14,58 +15,101 @@ from mclnn.train.evaluate.metrics import clip_scores
 from mclnn.train.pictures import save_confusion_matrix, save_training_curves
 from mclnn.train.trial_files import TrialPaths, TrialReport, read_json
 
-__all__ = ["write_report"]
+__all__ = ["CrossValidationReport", "write_report"]
 
 _COLUMNS = [("segment_accuracy", "segment acc"), ("majority_accuracy", "majority-vote acc"),
             ("mean_probability_accuracy", "mean-prob acc"), ("f1_micro", "F1 micro"),
             ("f1_weighted", "F1 weighted"), ("map_at_3", "MAP@3")]
 
 
+@dataclasses.dataclass(frozen=True)
+class CrossValidationReport:
+    """A cross-validation over its finished trials: what ``report.json`` and ``report.md`` say.
+
+    Attributes
+    ----------
+    dataset, model : str
+    hparams : dict
+        A baseline's hyperparameters (empty for MCLNN).
+    settings : dict
+        The model and training settings (:func:`mclnn.train.trial_files.recorded_settings`).
+    seed : int
+    created : str
+        When report.json was written (ISO 8601, UTC).
+    mclnn_version : str
+    k : int
+    evaluated_on : {'test', 'validation'}
+        Which fold of each trial was scored.
+    class_names : list of str
+    trials : list of TrialReport
+        The finished trials, their clips included (report.json lists them without).
+    pooled : dict
+        :func:`mclnn.train.evaluate.metrics.clip_scores` over every trial's clips together.
+    over_trials : dict
+        Per score, its ``mean`` and sample ``std`` over the trials.
+    """
+
+    dataset: str
+    model: str
+    hparams: dict
+    settings: dict
+    seed: int
+    created: str
+    mclnn_version: str
+    k: int
+    evaluated_on: str
+    class_names: list
+    trials: list
+    pooled: dict
+    over_trials: dict
+
+    @property
+    def trials_finished(self) -> list[int]:
+        """The finished trials' numbers."""
+        return [trial.trial for trial in self.trials]
+
+    def as_json(self) -> dict:
+        """What report.json holds: every field, the trials without their clips, and ``trials_finished``."""
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        fields["trials"] = [trial.summary() for trial in self.trials]
+        order = list(fields)
+        order.insert(order.index("trials"), "trials_finished")
+        return json.loads(json.dumps({key: self.trials_finished if key == "trials_finished" else fields[key]
+                                      for key in order}))
+
+
 def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, class_names: Sequence[str],
                  folder: str | Path, model: str, settings: dict, hparams: dict | None = None,
-                 evaluated_on: str = "test") -> dict:
+                 evaluated_on: str = "test") -> CrossValidationReport:
     """Write ``report.json``, ``report.md`` and the pictures for the finished trials.
 
     The pooled scores are computed over the clips of all finished trials together (each
     trial's ``evaluated_on`` fold: test, or validation when recipes are being chosen);
     the mean and standard deviation are over the trials' scores. ``model``, its and the
     training's ``settings`` (:func:`mclnn.train.trial_files.recorded_settings`), the seed, the date and the mclnn
-    version are recorded. Pictures of trials that are not
-    in the report (left from earlier runs) are removed.
-
-    Returns
-    -------
-    dict
-        The content of report.json.
+    version are recorded. Pictures of trials that are not in the report (left from
+    earlier runs) are removed. A rerun that changes nothing leaves every file as it was.
     """
     folder = Path(folder)
     labels = [clip["label"] for report in trial_reports for clip in report.clips]
     summaries = [clip for report in trial_reports for clip in report.clips]
     pooled = clip_scores(labels, summaries, n_classes=len(class_names))
-    report = {
-        "dataset": dataset,
-        "model": model,
-        "hparams": hparams or {},
-        "settings": settings,
-        "seed": settings["training"]["seed"],
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "mclnn_version": mclnn.__version__,
-        "k": k,
-        "evaluated_on": evaluated_on,
-        "class_names": list(class_names),
-        "trials_finished": [trial.trial for trial in trial_reports],
-        "trials": [trial.summary() for trial in trial_reports],
-        "pooled": pooled,
-        "over_trials": {key: _mean_and_std([trial.scores[key] for trial in trial_reports]) for key, _ in _COLUMNS},
-    }
+    report = CrossValidationReport(
+        dataset=dataset, model=model, hparams=hparams or {}, settings=settings, seed=settings["training"]["seed"],
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        mclnn_version=mclnn.__version__, k=k, evaluated_on=evaluated_on, class_names=list(class_names),
+        trials=list(trial_reports), pooled=pooled,
+        over_trials={key: _mean_and_std([trial.scores[key] for trial in trial_reports]) for key, _ in _COLUMNS},
+    )
     previous = read_json(folder / "report.json")
-    if previous is not None and _unchanged(previous, json.loads(json.dumps(report))):
-        return previous  # a rerun that changed nothing leaves the report and its pictures as they were
-    atomic_write_text(folder / "report.json", json.dumps(report, indent=1) + "\n")
-    atomic_write_text(folder / "report.md", _markdown(report))
+    if previous is not None and {**previous, "created": None} == {**report.as_json(), "created": None}:
+        return dataclasses.replace(report, created=previous["created"])  # the files stay as they were
+    written = report.as_json()
+    atomic_write_text(folder / "report.json", json.dumps(written, indent=1) + "\n")
+    atomic_write_text(folder / "report.md", _markdown(written))
     for vote in ("mean_probability", "majority"):
         save_confusion_matrix(pooled[f"confusion_{vote}"], class_names=class_names,
-                              title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(report)}",
+                              title=f"{dataset} {model}: {vote.replace('_', '-')} vote, {_trials_text(written)}",
                               path=folder / f"confusion_{vote}.png")
     reported = {TrialPaths.of(folder, trial.trial).pictures for trial in trial_reports}
     for picture in folder.glob("trial_*_*.png"):
@@ -78,11 +122,6 @@ def write_report(trial_reports: Sequence[TrialReport], *, dataset: str, k: int, 
                                  title=f"{dataset} {model} trial {trial.trial} (tests fold {trial.test_fold})",
                                  path=f"{paths.pictures}_curves.png")
     return report
-
-
-def _unchanged(previous: dict, report: dict) -> bool:
-    """Whether two reports say the same, when they were written aside."""
-    return {**previous, "created": None} == {**report, "created": None}
 
 
 def _mean_and_std(values):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Sequence
@@ -13,13 +14,59 @@ from mclnn.train.evaluate.metrics import clip_scores, summarize_clip
 from mclnn.train.pictures import save_confusion_matrix
 from mclnn.train.trial_files import TrialReport, read_json
 
-__all__ = ["BOOTSTRAP_RESAMPLES", "write_seeds_report"]
+__all__ = ["BOOTSTRAP_RESAMPLES", "SeedsReport", "write_seeds_report"]
 
 BOOTSTRAP_RESAMPLES = 2000
 
 
+@dataclasses.dataclass(frozen=True)
+class SeedsReport:
+    """A cross-validation repeated over seeds: what ``report_seeds.json`` and ``report_seeds.md`` say.
+
+    Attributes
+    ----------
+    dataset, model : str
+    k : int
+    seeds : list of int
+    trials : list of int
+        The trials every seed finished; only they are counted.
+    clips : int
+        The clips those trials scored.
+    evaluated_on : {'test', 'validation'}
+    per_seed : list of dict
+        Per seed its pooled ``mean_probability_accuracy``, ``majority_accuracy``,
+        ``f1_weighted`` and ``map_at_3``.
+    mean, std : float
+        Of the seeds' mean-probability accuracies (``std`` the sample standard deviation;
+        None for one seed).
+    bootstrap_95 : list of float
+        A 95% interval of ``mean`` over clips (the same clips resampled for every seed).
+    ensemble : dict
+        Every clip's probabilities averaged over the seeds, scored, with its own interval.
+    bootstrap_resamples : int
+    """
+
+    dataset: str
+    model: str
+    k: int
+    seeds: list
+    trials: list
+    clips: int
+    evaluated_on: str
+    per_seed: list
+    mean: float
+    std: float | None
+    bootstrap_95: list
+    ensemble: dict
+    bootstrap_resamples: int
+
+    def as_json(self) -> dict:
+        """What report_seeds.json holds."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
 def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset: str, model: str, k: int,
-                       class_names: Sequence[str], folder: str | Path) -> dict:
+                       class_names: Sequence[str], folder: str | Path) -> SeedsReport:
     """Write ``report_seeds.json``, ``report_seeds.md`` and the ensemble's confusion matrix.
 
     Parameters
@@ -34,12 +81,8 @@ def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset
 
     Returns
     -------
-    dict
-        The content of report_seeds.json: ``per_seed`` pooled scores, the ``mean`` and
-        ``std`` (sample standard deviation) of the seeds' mean-probability accuracies, a
-        ``bootstrap_95`` interval of that mean over clips (the same clips resampled for
-        every seed, :data:`BOOTSTRAP_RESAMPLES` times), and the ``ensemble``: every clip's
-        mean probabilities averaged over the seeds, scored, with its own interval.
+    SeedsReport
+        Its bootstrap intervals resample the clips :data:`BOOTSTRAP_RESAMPLES` times.
     """
     folder = Path(folder)
     seeds = sorted(seed_trials)
@@ -65,24 +108,23 @@ def write_seeds_report(seed_trials: dict[int, Sequence[TrialReport]], *, dataset
     rng = np.random.default_rng(0)
     resamples = rng.integers(0, len(labels), size=(BOOTSTRAP_RESAMPLES, len(labels)))
     accuracies = [row["mean_probability_accuracy"] for row in per_seed]
-    report = {
-        "dataset": dataset, "model": model, "k": k, "seeds": seeds, "trials": common, "clips": len(labels),
-        "evaluated_on": seed_trials[seeds[0]][0].evaluated_on,
-        "per_seed": per_seed,
-        "mean": float(np.mean(accuracies)),
-        "std": float(np.std(accuracies, ddof=1)) if len(seeds) > 1 else None,
-        "bootstrap_95": _interval(correct.mean(axis=0)[resamples].mean(axis=1)),
-        "ensemble": {"mean_probability_accuracy": ensemble["mean_probability_accuracy"],
-                     "f1_weighted": ensemble["f1_weighted"], "map_at_3": ensemble["map_at_3"],
-                     "bootstrap_95": _interval(ensemble_correct[resamples].mean(axis=1)),
-                     "confusion": ensemble["confusion_mean_probability"]},
-        "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
-    }
-    if read_json(folder / "report_seeds.json") == json.loads(json.dumps(report)):
+    report = SeedsReport(
+        dataset=dataset, model=model, k=k, seeds=seeds, trials=common, clips=len(labels),
+        evaluated_on=seed_trials[seeds[0]][0].evaluated_on, per_seed=per_seed, mean=float(np.mean(accuracies)),
+        std=float(np.std(accuracies, ddof=1)) if len(seeds) > 1 else None,
+        bootstrap_95=_interval(correct.mean(axis=0)[resamples].mean(axis=1)),
+        ensemble={"mean_probability_accuracy": ensemble["mean_probability_accuracy"],
+                  "f1_weighted": ensemble["f1_weighted"], "map_at_3": ensemble["map_at_3"],
+                  "bootstrap_95": _interval(ensemble_correct[resamples].mean(axis=1)),
+                  "confusion": ensemble["confusion_mean_probability"]},
+        bootstrap_resamples=BOOTSTRAP_RESAMPLES,
+    )
+    written = report.as_json()
+    if read_json(folder / "report_seeds.json") == written:
         return report  # a rerun that changed nothing leaves the report and its picture as they were
-    atomic_write_text(folder / "report_seeds.json", json.dumps(report, indent=1) + "\n")
-    atomic_write_text(folder / "report_seeds.md", _markdown(report))
-    save_confusion_matrix(report["ensemble"]["confusion"], class_names=class_names,
+    atomic_write_text(folder / "report_seeds.json", json.dumps(written, indent=1) + "\n")
+    atomic_write_text(folder / "report_seeds.md", _markdown(written))
+    save_confusion_matrix(report.ensemble["confusion"], class_names=class_names,
                           title=f"{dataset} {model}: ensemble of seeds {', '.join(map(str, seeds))}",
                           path=folder / "confusion_ensemble.png")
     return report

@@ -20,8 +20,8 @@ from mclnn.config import DatasetConfig, FeatureSettings, write_settings
 from mclnn.dataset_file import Dataset, load_dataset
 from mclnn.errors import DatasetError, ParameterError
 from mclnn.folds.fold_files import check_trial, dataset_unchanged, read_folds_manifest
-from mclnn.train.evaluate.report import write_report
-from mclnn.train.evaluate.seed_report import write_seeds_report
+from mclnn.train.evaluate.report import CrossValidationReport, write_report
+from mclnn.train.evaluate.seed_report import SeedsReport, write_seeds_report
 from mclnn.train.model.kinds import ModelKind, model_kind
 from mclnn.train.model.saved_models import saved_model_intact
 from mclnn.train.run.seed_run import SeedRun, TrialTask
@@ -50,7 +50,7 @@ def cv_train(
     evaluate_on: str = "test",
     weights: str | Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> dict:
+) -> CrossValidationReport | SeedsReport:
     """Train (or resume, or only evaluate) the trials, then write the cross-validation report.
 
     Finished trials of earlier runs with the same settings are skipped, an interrupted
@@ -103,9 +103,9 @@ def cv_train(
 
     Returns
     -------
-    dict
-        The content of the written report.json (see :func:`mclnn.train.write_report`),
-        or of report_seeds.json with ``seeds``.
+    CrossValidationReport or SeedsReport
+        What report.json says, its trials' clips included (see
+        :func:`mclnn.train.write_report`), or with ``seeds`` what report_seeds.json says.
 
     Raises
     ------
