@@ -152,6 +152,11 @@ class TrainingSettings:
         adding ``gain + tilt * b`` (``b`` from -1 at the lowest band to 1 at the highest;
         gain and tilt uniform in [-spectral_tilt, spectral_tilt], in standard deviations of
         the standardized features); the delta is left as it is (a constant's delta is 0).
+    ema_momentum : float
+        Above 0: keep an exponential moving average of the weights, updated after every
+        step (``average = m * average + (1 - m) * weights``, e.g. 0.99 for about the last
+        100 steps); each epoch is validated, and the model kept, with the averaged weights,
+        while training goes on from the raw ones.
     keep : {'best', 'last'}
         Which epoch's model is kept and tested: the best by ``monitor`` or the last.
     """
@@ -179,6 +184,7 @@ class TrainingSettings:
     mixup_alpha: float = 0.0
     frequency_shift: int = 0
     spectral_tilt: float = 0.0
+    ema_momentum: float = 0.0
     keep: str = "best"
 
     def __post_init__(self):
@@ -194,6 +200,8 @@ class TrainingSettings:
                 raise ParameterError(f"training.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.label_smoothing < 1:
             raise ParameterError(f"training.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema_momentum < 1:
+            raise ParameterError(f"training.ema_momentum must be in [0, 1) (0: no averaging), got {self.ema_momentum}")
         if not 0 < self.plateau_factor < 1:
             raise ParameterError(f"training.plateau_factor must be in (0, 1), got {self.plateau_factor}")
         if self.warmup_epochs >= self.epochs and SCHEDULES.load(self.schedule).decays_over_epochs:

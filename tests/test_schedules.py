@@ -53,6 +53,7 @@ def test_plateau_reduces_after_patience_epochs_without_improvement():
     ({"mixup_alpha": -1.0}, "mixup_alpha must be >= 0"),
     ({"keep": "first"}, "keep must be one of best, last"),
     ({"plateau_factor": 1.5}, r"plateau_factor must be in \(0, 1\)"),
+    ({"ema_momentum": 1.0}, r"ema_momentum must be in \[0, 1\) \(0: no averaging\), got 1.0"),
 ])
 def test_bad_recipes_are_named(settings, message):
     from mclnn.errors import ParameterError

@@ -97,6 +97,7 @@ def _kill_after(epoch):
                   "training.schedule=cosine"), False, marks=pytest.mark.slow),
     pytest.param(("training.mode=segment", "training.frequency_shift=2", "training.spectral_tilt=0.3"), True,
                  marks=pytest.mark.slow),
+    (("training.ema_momentum=0.9",), False),  # the averaged weights are in the checkpoint too
 ])
 def test_a_resumed_trial_ends_where_an_uninterrupted_one_does(tmp_path, monkeypatch, recipe, mid_epoch):
     config = load_config("toy", overrides=["training.epochs=5", "training.batch_size=16", *recipe])
@@ -135,6 +136,21 @@ def test_a_resumed_trial_ends_where_an_uninterrupted_one_does(tmp_path, monkeypa
     for kept, reference in zip(keras.models.load_model(resumed_paths.model).get_weights(),
                                keras.models.load_model(whole_paths.model).get_weights()):
         np.testing.assert_array_equal(kept, reference)
+
+
+def test_with_ema_validation_and_the_kept_model_use_the_averaged_weights(tmp_path, rng):
+    _, paths, _ = _train(tmp_path, rng, "training.ema_momentum=0.9", "training.keep=last")
+    checkpoint = keras.models.load_model(paths.checkpoint)  # the raw weights, and the optimizer's average
+    optimizer = checkpoint.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    raw = {variable.path: np.asarray(variable) for variable in checkpoint.trainable_variables}
+    averaged = {variable.path: np.asarray(optimizer._model_variables_moving_average[
+        optimizer._get_variable_index(variable)]) for variable in checkpoint.trainable_variables}
+    kept = {variable.path: np.asarray(variable) for variable in keras.models.load_model(paths.model).trainable_variables}
+    assert set(kept) == set(averaged)
+    assert not any(np.array_equal(kept[name], raw[name]) for name in kept)
+    for name, value in kept.items():
+        np.testing.assert_array_equal(value, averaged[name])
 
 
 def test_a_loss_that_is_not_finite_stops_the_trial_naming_the_epoch(tmp_path, rng):

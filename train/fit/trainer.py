@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -104,16 +105,17 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
         started = time.perf_counter()
         set_rate = functools.partial(_set_rate, trainable.optimizer, schedule, state, epoch)
         logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate)
-        logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
-        seconds = time.perf_counter() - started
-        if not all(math.isfinite(value) for value in logs.values()):
-            raise ParameterError(f"trial {trial}, epoch {epoch + 1}: the loss became {logs['loss']} (validation loss "
-                                 f"{logs.get('val_loss')}); the last good checkpoint is kept. Lower "
-                                 "training.learning_rate, or check the features and statistics for NaN")
-        improved = state.record(logs, seconds=seconds, monitor=training.monitor)
-        schedule.end_epoch(state, improved=improved)
-        if improved or training.keep == "last":
-            _save_model(model, paths.model)
+        with _averaged_weights(trainable):  # validated and kept as averaged, where the weights are averaged
+            logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
+            seconds = time.perf_counter() - started
+            if not all(math.isfinite(value) for value in logs.values()):
+                raise ParameterError(f"trial {trial}, epoch {epoch + 1}: the loss became {logs['loss']} (validation "
+                                     f"loss {logs.get('val_loss')}); the last good checkpoint is kept. Lower "
+                                     "training.learning_rate, or check the features and statistics for NaN")
+            improved = state.record(logs, seconds=seconds, monitor=training.monitor)
+            schedule.end_epoch(state, improved=improved)
+            if improved or training.keep == "last":
+                _save_model(model, paths.model)
         _save_model(trainable, paths.checkpoint)
         state.seed_states = [np.asarray(variable).tolist() for variable in _seed_states(trainable)]
         state.write(paths.state)
@@ -158,6 +160,23 @@ def _set_rate(optimizer, schedule, state, epoch, number, batches) -> float:
     rate = schedule.rate(epoch + (number + 1) / batches, scale=state.rate_scale)
     optimizer.learning_rate.assign(rate)
     return rate
+
+
+@contextlib.contextmanager
+def _averaged_weights(trainable):
+    """Within the block, ``trainable``'s weights are their moving average, where its optimizer keeps one
+    (``training.ema_momentum``); the raw weights come back after it."""
+    optimizer = trainable.optimizer
+    if not optimizer.use_ema:
+        yield
+        return
+    raw = [np.asarray(variable) for variable in trainable.trainable_variables]
+    optimizer.finalize_variable_values(trainable.trainable_variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(trainable.trainable_variables, raw):
+            variable.assign(value)
 
 
 def _seed_states(model) -> list:

@@ -56,6 +56,7 @@ class ModelKind:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     soft_labels: bool = False
+    ema_momentum: float = 0.0
 
     # What a segment is made of, and how to shorten it (for the too-long errors).
     segment_rule = ""
@@ -98,11 +99,13 @@ class ModelKind:
         raise NotImplementedError
 
     def _optimizer(self, *, epsilon: float) -> keras.optimizers.Optimizer:
-        """Adam, or AdamW when a weight decay is set (biases and PReLU slopes are not decayed)."""
+        """Adam, or AdamW when a weight decay is set (biases and PReLU slopes are not decayed); either keeps
+        the moving average of the weights when ``ema_momentum`` is set."""
+        averaging = {"use_ema": self.ema_momentum > 0, "ema_momentum": self.ema_momentum or 0.99}
         if self.weight_decay <= 0:
-            return keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon)
+            return keras.optimizers.Adam(learning_rate=self.learning_rate, epsilon=epsilon, **averaging)
         optimizer = keras.optimizers.AdamW(learning_rate=self.learning_rate, weight_decay=self.weight_decay,
-                                           epsilon=epsilon)
+                                           epsilon=epsilon, **averaging)
         optimizer.exclude_from_weight_decay(var_names=["bias", "alpha"])
         return optimizer
 
@@ -233,7 +236,7 @@ class BaselineKind(ModelKind):
 def _recipe(training: TrainingSettings) -> dict:
     """The training settings a kind's compiled model depends on beyond its learning rate."""
     return {"weight_decay": training.weight_decay, "label_smoothing": training.label_smoothing,
-            "soft_labels": training.soft_labels}
+            "soft_labels": training.soft_labels, "ema_momentum": training.ema_momentum}
 
 
 @dataclass(frozen=True)
