@@ -1,15 +1,18 @@
 # Two commands set up a fresh Debian machine and run the project:
 #   make demo   installs everything, then runs every pipeline stage on the embedded toy dataset
 #   make test   installs everything, then runs the fast tier of the test suite (tests not marked slow)
-# and `make test-all` runs every test, the slow training, cluster and ESC-10 ones too (CI runs it).
+# and `make test-all` runs every test, the slow training, cluster and ESC-10 ones too (CI runs it);
+# `make test-jax` runs the fast tier under Keras' JAX backend, without TensorFlow (CI runs it too).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mclnn-installed
+JAX_VENV ?= .venv-jax
+JAX_STAMP := $(JAX_VENV)/.mclnn-installed
 DEMO_OUT ?= mclnn-data/toy
 
-.PHONY: demo test test-all system-programs clean
+.PHONY: demo test test-all test-jax system-programs clean
 
 demo: $(STAMP)
 	$(BIN)/mclnn transform toy --out $(DEMO_OUT)
@@ -22,6 +25,9 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
+test-jax: $(JAX_STAMP)
+	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest -m "not slow"
+
 # muda's pitch and time deformers run `rubberband`; its DynamicRangeCompression runs `sox`.
 system-programs:
 	@if ! command -v rubberband >/dev/null || ! command -v sox >/dev/null; then \
@@ -29,15 +35,25 @@ system-programs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rubberband-cli sox >/dev/null; \
 	fi
 
-# The CPU set, pinned to the versions the suite passed with (constraints.txt says how to refresh it).
-$(STAMP): setup.cfg pyproject.toml constraints.txt | system-programs
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[cpu,augment,test]'
+# $(call install,VENV,BACKEND-EXTRA): mclnn with that backend, augment and test, pinned to the versions the
+# suite passed with (constraints.txt says how to refresh it).
+define install
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install -q --upgrade pip
+	$(1)/bin/pip install -q -c constraints.txt -e '.[$(2),augment,test]'
 	# muda depends on PySoundFile, whose soundfile.py overwrites the real one and cannot find libsndfile.
-	$(BIN)/pip install -q --force-reinstall --no-deps "$$(grep '^soundfile==' constraints.txt)"
-	$(BIN)/python -c "import soundfile; print('libsndfile', soundfile.__libsndfile_version__)"
-	touch $@
+	$(1)/bin/pip install -q --force-reinstall --no-deps "$$(grep '^soundfile==' constraints.txt)"
+	$(1)/bin/python -c "import soundfile; print('libsndfile', soundfile.__libsndfile_version__)"
+	touch $(1)/.mclnn-installed
+endef
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt | system-programs
+	$(call install,$(VENV),cpu)
+
+# The same suite under Keras' JAX backend, in a venv without TensorFlow (tests that read TensorFlow's own
+# files, or take gradients with its GradientTape, skip there).
+$(JAX_STAMP): setup.cfg pyproject.toml constraints.txt | system-programs
+	$(call install,$(JAX_VENV),jax)
 
 clean:
-	rm -rf $(VENV) mclnn-data .pytest_cache
+	rm -rf $(VENV) $(JAX_VENV) mclnn-data .pytest_cache

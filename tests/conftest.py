@@ -1,5 +1,7 @@
 """Shared fixtures: tiny synthetic audio, small configs, and the shared ESC-10 folder."""
 
+import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,11 @@ SR = 22050
 TINY_FEATURES = ("features.clip_seconds=0.5", "features.n_frames=16", "features.first_frame=2")
 
 requires_esc10 = pytest.mark.skipif(not ESC10_DIR.is_dir(), reason=f"{ESC10_DIR} is absent")
+
+# The Keras backend the suite runs under (`make test-jax` runs the suite under JAX, without TensorFlow).
+KERAS_BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+requires_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                         reason="needs TensorFlow itself, which is not installed")
 
 
 @pytest.fixture(autouse=True)

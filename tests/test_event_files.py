@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import requires_tensorflow
 from mclnn.train.fit.event_files import EpochEvents
 
 
@@ -16,6 +17,7 @@ def _read(path):
     return [event for event in tf.compat.v1.train.summary_iterator(str(path))]
 
 
+@requires_tensorflow
 def test_tensorflow_reads_every_epoch_and_scalar(tmp_path):
     import tensorflow as tf
 
@@ -35,6 +37,7 @@ def test_tensorflow_reads_every_epoch_and_scalar(tmp_path):
         assert {value.metadata.plugin_data.plugin_name for value in event.summary.value} == {"scalars"}
 
 
+@requires_tensorflow
 def test_a_corrupted_record_fails_its_checksum(tmp_path):
     import tensorflow as tf
 

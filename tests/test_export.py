@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import requires_tensorflow
 from mclnn.config import load_config
 from mclnn.errors import ParameterError
 from mclnn.preprocess.audio import load_audio
@@ -53,6 +54,28 @@ def test_the_exported_model_gives_predicts_probabilities_without_mclnn(trained, 
     result = json.loads(ran.stdout.strip().splitlines()[-1])
     assert result["mclnn"] is False
     np.testing.assert_allclose(result["probabilities"], expected.probabilities, atol=1e-5)
+
+
+@requires_tensorflow
+def test_the_exported_model_converts_to_a_saved_model_and_tflite_with_the_same_probabilities(trained, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    path = tmp_path / "toy.keras"
+    export_classifier(trained, path)
+    model = keras.models.load_model(path)
+    clip = np.random.default_rng(3).standard_normal((1, 50, model.input_shape[-1])).astype(np.float32)
+    expected = model.predict(clip, verbose=0)
+    model.export(tmp_path / "saved", format="tf_saved_model")
+    reloaded = tf.saved_model.load(str(tmp_path / "saved"))  # kept: its functions use its variables
+    np.testing.assert_allclose(reloaded.serve(clip).numpy(), expected, atol=1e-6)
+    interpreter = tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    entry, exit_ = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(entry["index"], clip.shape)  # any number of frames, as the .keras file takes
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(entry["index"], clip)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(exit_["index"]), expected, atol=1e-5)
 
 
 def test_export_refuses_what_it_cannot_write(trained, tmp_path):

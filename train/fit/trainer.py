@@ -170,8 +170,12 @@ def _averaged_weights(trainable):
     if not optimizer.use_ema:
         yield
         return
-    raw = [np.asarray(variable) for variable in trainable.trainable_variables]
+    # Copies, on both sides: under JAX a variable and its average would otherwise share one buffer, which
+    # the next compiled step donates (and deletes).
+    raw = [np.array(variable) for variable in trainable.trainable_variables]
     optimizer.finalize_variable_values(trainable.trainable_variables)
+    for variable in trainable.trainable_variables:
+        variable.assign(np.array(variable))
     try:
         yield
     finally:

@@ -94,7 +94,8 @@ class ModelKind:
     def compile(self, model: keras.Model, *, jit_compile: bool = False) -> None:
         """Adam with this kind's learning rate, its loss, accuracy.
 
-        ``jit_compile`` compiles the model's steps with XLA (for scoring; it slows training on CPU).
+        ``jit_compile`` compiles the model's steps with XLA (for scoring; it slows training
+        on CPU under TensorFlow); under JAX they always are (:func:`_with_xla`).
         """
         raise NotImplementedError
 
@@ -170,7 +171,7 @@ class MCLNNKind(ModelKind):
     def compile(self, model, *, jit_compile=False):
         # Adam's epsilon of the original code.
         model.compile(optimizer=self._optimizer(epsilon=1e-8), loss=self._loss(logistic=False), metrics=["accuracy"],
-                      jit_compile=jit_compile)
+                      jit_compile=_with_xla(jit_compile))
 
     @classmethod
     def scoring_model(cls, model, record):
@@ -217,11 +218,11 @@ class BaselineKind(ModelKind):
     def compile(self, model, *, jit_compile=False):
         model.compile(optimizer=self._optimizer(epsilon=self.hparams["adam_eps"]),
                       loss=self._loss(logistic=self.hparams["classifier"] == "logistic"), metrics=["accuracy"],
-                      jit_compile=jit_compile)
+                      jit_compile=_with_xla(jit_compile))
 
     @classmethod
     def scoring_model(cls, model, record):
-        model.compile(jit_compile=False)  # predicting needs no optimizer or loss
+        model.compile(jit_compile=_with_xla(False))  # predicting needs no optimizer or loss
         return model
 
     @classmethod
@@ -231,6 +232,12 @@ class BaselineKind(ModelKind):
         probabilities = np.concatenate([predict_padded(scoring, batches[number][0], rows=INFERENCE_SEGMENTS)
                                         for number in range(len(batches))])
         return np.split(probabilities, np.cumsum(batches.segments_per_clip)[:-1])
+
+
+def _with_xla(requested: bool) -> bool:
+    """Whether a model's steps are XLA-compiled: where asked, and always under JAX, whose only compiled
+    mode XLA is (``jit_compile=False`` runs JAX's steps eagerly, op by op)."""
+    return requested or keras.backend.backend() == "jax"
 
 
 def _recipe(training: TrainingSettings) -> dict:
