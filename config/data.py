@@ -92,6 +92,14 @@ class FeatureSettings:
         Mel power spectrogram settings (``mclnn`` preset).
     top_db : float
         ``librosa.power_to_db(ref=np.max, top_db=...)`` floor (``mclnn`` preset).
+    fmin, fmax : float
+        The mel bands span ``fmin`` to ``fmax`` Hz (``mclnn`` preset; default 0 to half the
+        sample rate). The DCASE 2018 baseline's features keep 125-7500 Hz.
+    db_reference : {'clip_max', 'absolute'}
+        ``clip_max`` (the original work): dB relative to the clip's loudest bin, floored
+        ``top_db`` below it, so every clip peaks at 0 dB. ``absolute``: dB of the power as
+        decoded (reference 1), floored at -100 dB, so a quiet recording stays quieter and
+        its noise floor is not lifted to within ``top_db`` of its peak (``mclnn`` preset).
     first_frame : int
         0-based index of the first frame kept (the original work's FIRST_FRAME_IN_SLICE).
         When a clip has fewer than ``first_frame + n_frames`` frames, its middle
@@ -121,6 +129,9 @@ class FeatureSettings:
     n_fft: int = 1024
     hop_length: int = 512
     top_db: float = 80.0
+    fmin: float = 0.0
+    fmax: float | None = None
+    db_reference: str = "clip_max"
     first_frame: int = 0
     n_frames: int = 200
     delta: bool = False
@@ -139,6 +150,11 @@ class FeatureSettings:
         if self.delta_width < 3 or self.delta_width % 2 == 0:
             raise ParameterError(f"features.delta_width must be an odd integer >= 3, got {self.delta_width}")
         check_choice("clip_position", self.clip_position, ("start", "middle"))
+        check_choice("db_reference", self.db_reference, ("clip_max", "absolute"))
+        top = self.sample_rate / 2 if self.fmax is None else self.fmax
+        if not 0 <= self.fmin < top <= self.sample_rate / 2:
+            raise ParameterError(f"features.fmin={self.fmin:g} and fmax={top:g} must satisfy 0 <= fmin < fmax <= "
+                                 f"{self.sample_rate / 2:g} (half of sample_rate)")
         FEATURE_PRESETS.check(self.preset)
         if self.delta and not self.feature_preset.takes_delta:
             raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")

@@ -13,7 +13,11 @@ from mclnn.preprocess.feature_presets import DCASE2018
 from mclnn.errors import DatasetError
 from mclnn.preprocess.audio import check_signal, fit_length
 
-__all__ = ["clip_features", "dcase2018_log_mel", "first_order_delta", "frame_range", "log_mel_features"]
+__all__ = ["ABSOLUTE_FLOOR", "clip_features", "dcase2018_log_mel", "first_order_delta", "frame_range",
+           "log_mel_features"]
+
+#: The smallest mel power ``db_reference='absolute'`` tells apart: -100 dB.
+ABSOLUTE_FLOOR = 1e-10
 
 
 def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
@@ -79,8 +83,9 @@ def dcase2018_log_mel(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray
 def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     """Log-mel frames of one clip, optionally followed by their delta.
 
-    The mel power spectrogram is converted with ``power_to_db(ref=np.max)`` over the
-    whole clip; the delta is computed on the whole clip too, and both are then cut to
+    The mel power spectrogram (bands from ``fmin`` to ``fmax``) is converted with
+    ``power_to_db(ref=np.max)`` over the whole clip (or, with ``db_reference='absolute'``,
+    ``power_to_db(ref=1, amin=1e-10)``); the delta is computed on the whole clip too, and both are then cut to
     the frames given by :func:`frame_range`. Equal to the plain librosa computation
     (``melspectrogram`` + ``power_to_db`` + ``feature.delta``), with the mel basis
     built once per setting and the delta from :func:`first_order_delta`.
@@ -97,8 +102,12 @@ def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     """
     spectrum = librosa.stft(y, n_fft=settings.n_fft, hop_length=settings.hop_length)
     power = spectrum.real**2 + spectrum.imag**2
-    mel = _mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels) @ power
-    log_mel = librosa.power_to_db(mel, ref=np.max, top_db=settings.top_db)
+    mel = _mel_basis(settings.sample_rate, settings.n_fft, settings.n_mels, fmin=settings.fmin,
+                     fmax=settings.fmax) @ power
+    if settings.db_reference == "clip_max":
+        log_mel = librosa.power_to_db(mel, ref=np.max, top_db=settings.top_db)
+    else:
+        log_mel = librosa.power_to_db(mel, ref=1.0, amin=ABSOLUTE_FLOOR, top_db=None)
     start, stop = frame_range(log_mel.shape[1], settings=settings)
     blocks = [log_mel[:, start:stop]]
     if settings.delta:

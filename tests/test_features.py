@@ -12,8 +12,12 @@ from mclnn.preprocess.features import clip_features, dcase2018_log_mel, first_or
 def librosa_reference(y, settings):
     """The plain librosa computation, written out."""
     mel = librosa.feature.melspectrogram(y=y, sr=settings.sample_rate, n_fft=settings.n_fft,
-                                         hop_length=settings.hop_length, n_mels=settings.n_mels)
-    log_mel = librosa.power_to_db(mel, ref=np.max, top_db=settings.top_db)
+                                         hop_length=settings.hop_length, n_mels=settings.n_mels, fmin=settings.fmin,
+                                         fmax=settings.fmax)
+    if settings.db_reference == "clip_max":
+        log_mel = librosa.power_to_db(mel, ref=np.max, top_db=settings.top_db)
+    else:
+        log_mel = 10 * np.log10(np.maximum(mel, 1e-10))
     start, stop = frame_range(log_mel.shape[1], settings=settings)
     blocks = [log_mel[:, start:stop]]
     if settings.delta:
@@ -32,6 +36,30 @@ def test_log_mel_features_equal_librosa(rng, delta, n_fft, hop_length, n_mels, d
     assert features.shape == (30, n_mels * (2 if delta else 1))
     assert features.dtype == np.float32
     np.testing.assert_allclose(features, librosa_reference(y, settings), atol=1e-3)
+
+
+@pytest.mark.parametrize("options", [{"fmin": 125.0, "fmax": 7500.0}, {"fmin": 300.0},
+                                     {"db_reference": "absolute"}])
+def test_band_limits_and_the_absolute_reference_equal_librosa(rng, options):
+    settings = FeatureSettings(delta=True, first_frame=3, n_frames=30, **options)
+    y = (0.01 * rng.standard_normal(22050 * 2)).astype(np.float32) * np.linspace(0, 1, 22050 * 2, dtype=np.float32)
+    features = log_mel_features(y, settings=settings)
+    np.testing.assert_allclose(features, librosa_reference(y, settings), atol=1e-3)
+    plain = log_mel_features(y, settings=FeatureSettings(delta=True, first_frame=3, n_frames=30))
+    assert not np.allclose(features, plain, atol=1.0)
+    if "db_reference" in options:  # the same log-mel, moved down by this quiet clip's peak level
+        shift = features[:, :60] - plain[:, :60]
+        assert np.ptp(shift) < 1e-3 and shift.mean() < -20
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"fmin": 8000.0, "fmax": 7500.0}, r"fmin=8000 and fmax=7500 must satisfy 0 <= fmin < fmax <= 11025"),
+    ({"fmax": 20000.0}, r"fmax=20000 must satisfy"),
+    ({"db_reference": "peak"}, r"db_reference must be one of clip_max, absolute"),
+])
+def test_bad_band_limits_and_references_are_named(options, message):
+    with pytest.raises(ParameterError, match=message):
+        FeatureSettings(**options)
 
 
 @pytest.mark.parametrize("width", [3, 5, 9, 11])
