@@ -2,7 +2,7 @@
 #   make demo   installs everything, then runs every pipeline stage on the embedded toy dataset
 #   make test   installs everything, then runs the fast tier of the test suite (tests not marked slow)
 # and `make test-all` runs every test, the slow training, cluster and ESC-10 ones too (CI runs it);
-# `make test-jax` runs the fast tier under Keras' JAX backend, without TensorFlow (CI runs it too).
+# `make test-jax` runs the fast tier under Keras' JAX backend, without TensorFlow (CI runs a part of it).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,8 +25,9 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
+# JAX_TESTS: which test files (default: the whole fast tier).
 test-jax: $(JAX_STAMP)
-	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest -m "not slow"
+	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest -m "not slow" $(JAX_TESTS)
 
 # muda's pitch and time deformers run `rubberband`; its DynamicRangeCompression runs `sox`.
 system-programs:
