@@ -27,7 +27,7 @@ from mclnn.train.run.seed_run import TrialTask
 from mclnn.train.run.trial import run_task
 from mclnn.train.run.worker import run_trial_task
 
-__all__ = ["run_trials"]
+__all__ = ["SHARED_DEVICE", "run_trials", "worker_environment"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset,
                model: str = "mclnn", hparams: str | None = None, evaluate_on: str = "test") -> None:
     """Run the tasks: here one after another (with ``progress``), or ``jobs`` at once, or on ``client``'s workers.
 
-    Side by side, each local process gets ``cores // jobs`` TensorFlow threads; each
-    finished task is logged with where it ran.
+    Side by side, each local process gets ``cores // jobs`` TensorFlow threads and shares
+    the accelerator (:func:`worker_environment`); each finished task is logged with where it ran.
     """
     common = {"out_dir": out_dir, "evaluate_only": evaluate_only, "pictures": pictures, "evaluate_on": evaluate_on}
     if jobs == 1 and client is None:
@@ -49,19 +49,30 @@ def run_trials(tasks: Sequence[TrialTask], *, kind: ModelKind, dataset: Dataset,
     remote = {"model": model, "hparams": hparams, "dataset_file": out_dir / manifest["dataset_file"],
               "reference_layout": manifest["reference_layout"], **common}
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    with _tensorflow_threads(threads) if client is None else contextlib.nullcontext(), task_backend(client, "loky"):
+    with worker_environment(threads) if client is None else contextlib.nullcontext(), task_backend(client, "loky"):
         finished = joblib.Parallel(n_jobs=jobs if client is None else -1, return_as="generator_unordered")(
             joblib.delayed(run_trial_task)(task, **remote) for task in tasks)
         for done, (seed, trial, ran_on) in enumerate(finished, start=1):
             logger.info("seed %d trial %d finished on %s (%d of %d)", seed, trial, ran_on, done, len(tasks))
 
 
+#: Set for local worker processes unless the user set them: one accelerator is shared by all of them,
+#: so none may take its whole memory at start (TensorFlow and JAX both do by default).
+SHARED_DEVICE = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
 @contextlib.contextmanager
-def _tensorflow_threads(threads):
-    """TensorFlow's thread counts for the processes started in the block (they read these at start)."""
-    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+def worker_environment(threads: int):
+    """The environment of the worker processes started in the block (they read it at start).
+
+    TensorFlow's thread counts (``threads`` intra-op, 1 inter-op) always; :data:`SHARED_DEVICE`
+    where the user has not set those names.
+    """
+    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", *SHARED_DEVICE)
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update({names[0]: str(threads), names[1]: "1"})
+    for name, value in SHARED_DEVICE.items():
+        os.environ.setdefault(name, value)
     try:
         yield
     finally:
