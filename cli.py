@@ -386,7 +386,10 @@ def export(weights, output, trial):
 @click.argument("second", metavar="B", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the comparison as JSON here.")
-def compare(first, second, json_path):
+@click.option("--recording", metavar="REGEX",
+              help="The part of a clip's file name naming the recording it was cut from (its first group, if any), "
+                   "e.g. '/(\d+-\d+)-' for ESC: the bootstrap draws recordings with all their clips [default: clips].")
+def compare(first, second, json_path, recording):
     """Compare two cv-train runs on the same clips: per trial and pooled, B - A.
 
     A and B are weights folders (or folders of seed_<s> runs) of the same folds, both
@@ -396,7 +399,7 @@ def compare(first, second, json_path):
     """
     from mclnn.train.evaluate.compare import compare_runs, comparison_markdown, read_run
 
-    comparison = compare_runs(read_run(first), read_run(second))
+    comparison = compare_runs(read_run(first), read_run(second), recording=recording)
     click.echo(comparison_markdown(comparison), nl=False)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -111,3 +111,23 @@ def test_runs_of_other_clips_or_folds_are_refused(tmp_path):
         compare_runs(read_run(a), read_run(no_common))
     with pytest.raises(DatasetError, match="no finished trial here"):
         read_run(tmp_path / "empty")
+
+
+def test_drawing_recordings_widens_the_interval_of_a_difference_made_by_whole_recordings(tmp_path):
+    # 20 recordings of 10 clips (clip0-9.wav, clip10-19.wav, ...): B gets 5 whole recordings right that A gets wrong.
+    a_right = np.ones(200, bool)
+    a_right[[index for recording in (1, 6, 11, 16, 18) for index in range(recording * 10, recording * 10 + 10)]] = False
+    a = _write_run(tmp_path / "a", [a_right.tolist()])
+    b = _write_run(tmp_path / "b", [[True] * 200])
+    by_clip = compare_runs(read_run(a), read_run(b))
+    by_recording = compare_runs(read_run(a), read_run(b), recording=r"clip(\d*)\d\.wav")
+    assert by_clip["pooled"]["difference"] == by_recording["pooled"]["difference"] == 0.25
+    (clip_low, clip_high), (low, high) = by_clip["pooled"]["interval_95"], by_recording["pooled"]["interval_95"]
+    assert low <= 0.25 <= high and clip_low <= 0.25 <= clip_high
+    assert high - low > 2 * (clip_high - clip_low)  # 5 of 20 draws, not 50 of 200
+    assert by_recording["recording"] == r"clip(\d*)\d\.wav" and by_clip["recording"] is None
+    assert "resamples of recordings, each with all its clips" in comparison_markdown(by_recording)
+    with pytest.raises(ParameterError, match=r"--recording 'clip\(' is not a regular expression"):
+        compare_runs(read_run(a), read_run(b), recording="clip(")
+    with pytest.raises(ParameterError, match=r"--recording 'take-\\d' does not match the clip clip0.wav"):
+        compare_runs(read_run(a), read_run(b), recording=r"take-\d")

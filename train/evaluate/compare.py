@@ -10,6 +10,7 @@ ensemble, every clip's probabilities averaged over the seeds.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -75,7 +76,7 @@ def read_run(folder: str | Path) -> Run:
     return Run(folder, trials, class_names)
 
 
-def compare_runs(first: Run, second: Run, *, seed: int = 0) -> dict:
+def compare_runs(first: Run, second: Run, *, seed: int = 0, recording: str | None = None) -> dict:
     """Compare two runs on the trials both have finished, each trial on the same clips.
 
     Parameters
@@ -84,22 +85,30 @@ def compare_runs(first: Run, second: Run, *, seed: int = 0) -> dict:
         ``A`` and ``B``; differences are ``B - A``. A's class names name the classes that moved.
     seed : int
         Seeds the bootstrap.
+    recording : str, optional
+        A regular expression whose match in a clip's file name (its first group, if it has
+        one) names the recording the clip was cut from, e.g. ``/(\\d+-\\d+)-`` for ESC's
+        ``1-172649-A.ogg``. The bootstrap then draws recordings, each with all its clips:
+        clips of one recording are not independent, and drawing them one by one makes the
+        interval too narrow. By default it draws clips.
 
     Returns
     -------
     dict
         ``trials``: per common trial, and ``pooled`` over them: each run's accuracy (mean over
-        its seeds), the ``difference``, its paired bootstrap ``interval_95`` (clips resampled,
-        and seeds where a run has several, :data:`BOOTSTRAP_RESAMPLES` times), and McNemar's exact
-        test of the ensembles' right/wrong clips (``only_a_right``, ``only_b_right``,
-        ``p_value``). ``classes_moved``: per class whose pooled accuracy changed, both accuracies,
-        most changed first. ``left_out``: trials only one run finished.
+        its seeds), the ``difference``, its paired bootstrap ``interval_95`` (clips or their
+        recordings resampled, and seeds where a run has several, :data:`BOOTSTRAP_RESAMPLES`
+        times), and McNemar's exact test of the ensembles' right/wrong clips
+        (``only_a_right``, ``only_b_right``, ``p_value``). ``classes_moved``: per class whose
+        pooled accuracy changed, both accuracies, most changed first. ``left_out``: trials only
+        one run finished. ``recording``: the pattern given, or None.
 
     Raises
     ------
     ParameterError
         No trial in common, or a common trial that evaluated other clips, other folds, or
-        another fold kind (test or validation) in the two runs.
+        another fold kind (test or validation) in the two runs; a ``recording`` that is
+        not a regular expression or does not match a clip's file name.
     """
     common = sorted(set(first.trial_numbers) & set(second.trial_numbers))
     if not common:
@@ -107,18 +116,20 @@ def compare_runs(first: Run, second: Run, *, seed: int = 0) -> dict:
                              f"({first.trial_numbers} against {second.trial_numbers}); compare runs of the same folds")
     for number in common:
         _check_same_clips(first, second, number)
+    pattern = _recording_pattern(recording)
     rng = np.random.default_rng(seed)
     per_trial = [{"trial": number, "test_fold": _reference(first, number).test_fold,
                   "validation_fold": _reference(first, number).validation_fold,
-                  **_difference(_outcomes(first, [number]), _outcomes(second, [number]), rng)} for number in common]
+                  **_difference(_outcomes(first, [number]), _outcomes(second, [number]), rng, pattern)}
+                 for number in common]
     pooled_first, pooled_second = _outcomes(first, common), _outcomes(second, common)
     left_out = sorted(set(first.trial_numbers) ^ set(second.trial_numbers))
     return {
         "a": str(first.folder), "b": str(second.folder), "seeds_a": first.seeds, "seeds_b": second.seeds,
         "evaluated_on": _reference(first, common[0]).evaluated_on, "trials": per_trial, "left_out": left_out,
-        "pooled": _difference(pooled_first, pooled_second, rng),
+        "pooled": _difference(pooled_first, pooled_second, rng, pattern),
         "classes_moved": _classes_moved(pooled_first, pooled_second, first.class_names),
-        "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+        "bootstrap_resamples": BOOTSTRAP_RESAMPLES, "recording": recording,
     }
 
 
@@ -138,7 +149,8 @@ def comparison_markdown(comparison: dict) -> str:
              f"Clip accuracy (mean-probability vote) on each trial's {comparison['evaluated_on']} fold; A over seeds "
              f"{_seeds_text(comparison['seeds_a'])}, B over seeds {_seeds_text(comparison['seeds_b'])}. "
              f"Difference B - A with its paired bootstrap 95% interval ({comparison['bootstrap_resamples']} "
-             "resamples); McNemar's exact test on the clips only one run's ensemble got right.", "",
+             f"resamples of {_resampled_text(comparison)}); McNemar's exact test on the clips only one run's ensemble "
+             "got right.", "",
              "| trial | tests fold | validates on | clips | A | B | B - A | 95% interval | only A right | only B right "
              "| McNemar p |", "|" + "---|" * 11]
     for row in [*comparison["trials"], {"trial": "**pooled**", "test_fold": "-", "validation_fold": "-", **pooled}]:
@@ -166,22 +178,26 @@ class _Outcomes:
     right: np.ndarray  # [seeds, clips] bool
     ensemble_right: np.ndarray  # [clips] bool
     labels: np.ndarray  # [clips] int
+    filenames: list[str]
 
 
 def _outcomes(run: Run, numbers: Sequence[int]) -> _Outcomes:
     probabilities = np.array([[clip["mean_probabilities"] for number in numbers for clip in
                                _sorted_clips(run.trials[seed][number])] for seed in run.seeds])
-    labels = np.array([clip["label"] for number in numbers for clip in _sorted_clips(_reference(run, number))])
+    clips = [clip for number in numbers for clip in _sorted_clips(_reference(run, number))]
+    labels = np.array([clip["label"] for clip in clips])
     return _Outcomes(probabilities.argmax(axis=2) == labels, probabilities.mean(axis=0).argmax(axis=1) == labels,
-                     labels)
+                     labels, [clip["filename"] for clip in clips])
 
 
-def _difference(first: _Outcomes, second: _Outcomes, rng: np.random.Generator) -> dict:
+def _difference(first: _Outcomes, second: _Outcomes, rng: np.random.Generator, recording: re.Pattern | None) -> dict:
     clips = first.right.shape[1]
-    resampled = rng.integers(0, clips, size=(BOOTSTRAP_RESAMPLES, clips))
-    # Each resample draws clips, and seeds for each run that has several, with replacement.
-    differences = (_resampled_accuracy(second.right, resampled, rng)
-                   - _resampled_accuracy(first.right, resampled, rng))
+    # Each resample draws clips (or recordings, each with its clips), and seeds for each run that has several,
+    # with replacement; a clip drawn n times counts n times.
+    groups = np.arange(clips) if recording is None else _recordings(first.filenames, recording)
+    drawn = rng.integers(0, groups.max() + 1, size=(BOOTSTRAP_RESAMPLES, groups.max() + 1))
+    counts = np.stack([np.bincount(row, minlength=groups.max() + 1) for row in drawn])[:, groups]
+    differences = (_resampled_accuracy(second.right, counts, rng) - _resampled_accuracy(first.right, counts, rng))
     only_a = int(np.sum(first.ensemble_right & ~second.ensemble_right))
     only_b = int(np.sum(~first.ensemble_right & second.ensemble_right))
     accuracy_a, accuracy_b = float(first.right.mean()), float(second.right.mean())
@@ -190,10 +206,11 @@ def _difference(first: _Outcomes, second: _Outcomes, rng: np.random.Generator) -
             "only_a_right": only_a, "only_b_right": only_b, "p_value": mcnemar_exact(only_a, only_b)}
 
 
-def _resampled_accuracy(right: np.ndarray, resampled: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Accuracy in each resample: the mean over resampled seeds of each seed's accuracy on the resampled clips."""
-    per_seed = right[:, resampled].mean(axis=2)  # [seeds, resamples]
-    seeds = rng.integers(0, len(right), size=(len(right), len(resampled)))
+def _resampled_accuracy(right: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Accuracy in each resample: the mean over resampled seeds of each seed's accuracy on the resampled clips
+    (``counts``: [resamples, clips], how often each clip was drawn)."""
+    per_seed = (right.astype(np.float64) @ counts.T) / counts.sum(axis=1)  # [seeds, resamples]
+    seeds = rng.integers(0, len(right), size=(len(right), len(counts)))
     return np.take_along_axis(per_seed, seeds, axis=0).mean(axis=0)
 
 
@@ -206,6 +223,34 @@ def _classes_moved(first: _Outcomes, second: _Outcomes, class_names: Sequence[st
             rows.append({"class": class_names[label] if class_names else int(label), "clips": int(chosen.sum()),
                          "accuracy_a": accuracy_a, "accuracy_b": accuracy_b})
     return sorted(rows, key=lambda row: -abs(row["accuracy_b"] - row["accuracy_a"]))
+
+
+def _recording_pattern(recording: str | None) -> re.Pattern | None:
+    if recording is None:
+        return None
+    try:
+        return re.compile(recording)
+    except re.error as error:
+        raise ParameterError(f"--recording '{recording}' is not a regular expression ({error})") from None
+
+
+def _recordings(filenames: Sequence[str], pattern: re.Pattern) -> np.ndarray:
+    """Each clip's recording, numbered 0.. in order of first appearance."""
+    keys = []
+    for name in filenames:
+        match = pattern.search(name)
+        if match is None:
+            raise ParameterError(f"--recording '{pattern.pattern}' does not match the clip {name}; give a pattern "
+                                 "every file name holds its recording in")
+        keys.append(match.group(1) if pattern.groups else match.group(0))
+    numbers = {key: number for number, key in enumerate(dict.fromkeys(keys))}
+    return np.array([numbers[key] for key in keys])
+
+
+def _resampled_text(comparison: dict) -> str:
+    if comparison["recording"] is None:
+        return "clips"
+    return f"recordings, each with all its clips, by --recording '{comparison['recording']}'"
 
 
 def _reference(run: Run, number: int) -> TrialReport:
