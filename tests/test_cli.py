@@ -149,6 +149,14 @@ def test_cv_train_one_trial_through_the_cli(run, tmp_path):
     again = run("cv-train", "toy", "--out", out, "--fold", 2, "--epochs", 2, "--seed", 5)
     assert again.exit_code == 0 and "--fold is deprecated" in again.output
     assert "toy trial 2 (tests fold 4): clip accuracy" in again.output
+    # Two seeds: each seed's pooled accuracy, then their mean and ensemble, from the seeds' report.
+    seeds = run("cv-train", "toy", "--out", out, "--trial", 2, "--epochs", 1, "--seeds", "5,6")
+    assert seeds.exit_code == 0, seeds.output
+    written = json.loads((out / "TOY_folds_4_weights" / "report_seeds.json").read_text())
+    for row in written["per_seed"]:
+        assert (f"toy seed {row['seed']} pooled over trials 2: clip accuracy "
+                f"{row['mean_probability_accuracy']:.4f} mean-probability vote") in seeds.output
+    assert f"toy over 2 seeds: {written['mean']:.4f} ± {written['std']:.4f} (95% bootstrap" in seeds.output
 
 
 def _tensorflow_is_not_loaded():
