@@ -195,8 +195,9 @@ def _difference(first: _Outcomes, second: _Outcomes, rng: np.random.Generator, r
     # Each resample draws clips (or recordings, each with its clips), and seeds for each run that has several,
     # with replacement; a clip drawn n times counts n times.
     groups = np.arange(clips) if recording is None else _recordings(first.filenames, recording)
-    drawn = rng.integers(0, groups.max() + 1, size=(BOOTSTRAP_RESAMPLES, groups.max() + 1))
-    counts = np.stack([np.bincount(row, minlength=groups.max() + 1) for row in drawn])[:, groups]
+    n_groups = int(groups.max()) + 1
+    drawn = rng.integers(0, n_groups, size=(BOOTSTRAP_RESAMPLES, n_groups))
+    counts = np.stack([np.bincount(row, minlength=n_groups) for row in drawn])[:, groups]
     differences = (_resampled_accuracy(second.right, counts, rng) - _resampled_accuracy(first.right, counts, rng))
     only_a = int(np.sum(first.ensemble_right & ~second.ensemble_right))
     only_b = int(np.sum(~first.ensemble_right & second.ensemble_right))
