@@ -117,6 +117,13 @@ class FeatureSettings:
         Trim leading and trailing silence (``librosa.effects.trim(top_db=trim_top_db)``),
         then repeat the clip end to end until it fills ``clip_seconds``; otherwise
         shorter clips are zero-padded.
+    pcen : bool
+        Append, after the log-mel (and its delta), the per-channel energy normalization of
+        the same mel power (``librosa.pcen`` with its default gain, bias, power and 0.4 s
+        time constant, on the power scaled by 2**31 as librosa advises for float audio): an
+        automatic gain control per band (each band divided by a smoothed copy of its own
+        recent energy), so a steady background is suppressed and onsets stand out
+        (``mclnn`` preset).
     band_centering : bool
         Subtract from each band of the clip's log-mel its mean over the clip's kept frames
         (the delta is unchanged): a recording chain's steady colouring (microphone, room,
@@ -140,6 +147,7 @@ class FeatureSettings:
     clip_position: str = "start"
     trim_and_repeat: bool = False
     trim_top_db: float = 60.0
+    pcen: bool = False
     band_centering: bool = False
 
     def __post_init__(self):
@@ -158,6 +166,8 @@ class FeatureSettings:
         FEATURE_PRESETS.check(self.preset)
         if self.delta and not self.feature_preset.takes_delta:
             raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")
+        if self.pcen and not self.feature_preset.takes_delta:
+            raise ParameterError(f"features.pcen is not part of the {self.preset} preset; set pcen: false")
         if self.clip_seconds is not None:
             check_positive("clip_seconds", self.clip_seconds)
             if self.clip_frames < self.n_frames:
@@ -176,8 +186,13 @@ class FeatureSettings:
 
     @property
     def n_features(self) -> int:
-        """Features per frame (for ``mclnn``: the mel bands, doubled when the delta is appended)."""
+        """Features per frame (for ``mclnn``: the mel bands once per block, see :attr:`feature_blocks`)."""
         return self.feature_preset.n_features(self)
+
+    @property
+    def feature_blocks(self) -> int:
+        """Equal blocks of bands per frame: the log-mel, then the delta and PCEN where appended."""
+        return 1 + self.delta + self.pcen
 
     @property
     def frame_length(self) -> int:

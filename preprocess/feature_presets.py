@@ -61,13 +61,13 @@ class FeaturePreset:
 
 
 class _MCLNNLogMel(FeaturePreset):
-    """The original MCLNN features: the mel power spectrogram in dB, optionally with its delta."""
+    """The original MCLNN features: the mel power spectrogram in dB, optionally with its delta and PCEN."""
 
     extractor = "log_mel_features"
     takes_delta = True
 
     def n_features(self, settings):
-        return settings.n_mels * (2 if settings.delta else 1)
+        return settings.n_mels * settings.feature_blocks
 
     def frame_length(self, settings):
         return settings.n_fft

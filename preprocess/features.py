@@ -13,11 +13,15 @@ from mclnn.preprocess.feature_presets import DCASE2018
 from mclnn.errors import DatasetError
 from mclnn.preprocess.audio import check_signal, fit_length
 
-__all__ = ["ABSOLUTE_FLOOR", "clip_features", "dcase2018_log_mel", "first_order_delta", "frame_range",
+__all__ = ["ABSOLUTE_FLOOR", "PCEN_SCALE", "clip_features", "dcase2018_log_mel", "first_order_delta", "frame_range",
            "log_mel_features"]
 
 #: The smallest mel power ``db_reference='absolute'`` tells apart: -100 dB.
 ABSOLUTE_FLOOR = 1e-10
+
+#: ``features.pcen`` scales the mel power by this before ``librosa.pcen``, as librosa advises
+#: for audio decoded to floats in [-1, 1] (PCEN's bias and gain expect 32-bit integer levels).
+PCEN_SCALE = 2.0**31
 
 
 def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
@@ -50,7 +54,7 @@ def clip_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
                      part=f"the {settings.clip_seconds:g} s kept from the {settings.clip_position} of the clip")
     features = settings.feature_preset.extract(fitted, settings=settings)
     if settings.band_centering:
-        bands = settings.n_features // (2 if settings.delta else 1)  # the delta follows the log-mel
+        bands = settings.n_features // settings.feature_blocks  # the log-mel is the first block
         features[:, :bands] -= features[:, :bands].mean(axis=0)
     return features
 
@@ -81,11 +85,12 @@ def dcase2018_log_mel(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray
 
 
 def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
-    """Log-mel frames of one clip, optionally followed by their delta.
+    """Log-mel frames of one clip, optionally followed by their delta and their PCEN.
 
     The mel power spectrogram (bands from ``fmin`` to ``fmax``) is converted with
     ``power_to_db(ref=np.max)`` over the whole clip (or, with ``db_reference='absolute'``,
-    ``power_to_db(ref=1, amin=1e-10)``); the delta is computed on the whole clip too, and both are then cut to
+    ``power_to_db(ref=1, amin=1e-10)``); the delta and, with ``settings.pcen``, ``librosa.pcen`` of the mel power
+    (scaled by :data:`PCEN_SCALE`) are computed on the whole clip too, and all are then cut to
     the frames given by :func:`frame_range`. Equal to the plain librosa computation
     (``melspectrogram`` + ``power_to_db`` + ``feature.delta``), with the mel basis
     built once per setting and the delta from :func:`first_order_delta`.
@@ -112,6 +117,9 @@ def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     blocks = [log_mel[:, start:stop]]
     if settings.delta:
         blocks.append(first_order_delta(log_mel, width=settings.delta_width)[:, start:stop])
+    if settings.pcen:
+        pcen = librosa.pcen(mel * PCEN_SCALE, sr=settings.sample_rate, hop_length=settings.hop_length)
+        blocks.append(pcen[:, start:stop])
     return np.ascontiguousarray(np.concatenate(blocks).T, dtype=np.float32)
 
 

@@ -131,6 +131,24 @@ def test_dcase2018_preset_has_no_delta():
         dcase_settings(delta=True)
 
 
+def test_pcen_follows_the_log_mel_and_delta_and_equals_librosa(rng):
+    y = (0.05 * rng.standard_normal(22050 * 2)).astype(np.float32) * np.linspace(0, 1, 22050 * 2, dtype=np.float32)
+    plain = FeatureSettings(n_mels=40, delta=True, first_frame=3, n_frames=30)
+    settings = dataclasses.replace(plain, pcen=True)
+    assert (settings.feature_blocks, settings.n_features) == (3, 120)
+    features = clip_features(y, settings=settings)
+    assert features.shape == (30, 120)
+    np.testing.assert_array_equal(features[:, :80], clip_features(y, settings=plain))
+    mel = librosa.feature.melspectrogram(y=y, sr=22050, n_fft=1024, hop_length=512, n_mels=40)
+    expected = librosa.pcen(mel * 2.0**31, sr=22050, hop_length=512)[:, 3:33].T
+    np.testing.assert_allclose(features[:, 80:], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_dcase2018_preset_has_no_pcen():
+    with pytest.raises(ParameterError, match="features.pcen is not part of the logmel-dcase2018 preset"):
+        dcase_settings(pcen=True)
+
+
 def test_band_centering_zeroes_each_log_mel_bands_mean_and_keeps_the_delta(rng):
     y = rng.standard_normal(22050).astype(np.float32) * np.linspace(0.1, 1.0, 22050, dtype=np.float32)
     plain = FeatureSettings(n_mels=20, n_frames=30, first_frame=2, delta=True)

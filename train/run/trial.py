@@ -83,7 +83,7 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
             settings = previous.settings  # those it was trained with, which may differ in training settings
     else:
         augmentation = BatchAugmentation(config.training, n_classes=len(dataset.class_names),
-                                            feature_blocks=2 if config.features.delta else 1)
+                                            feature_blocks=config.features.feature_blocks)
         state = train_trial(kind, config.training, trial=entry["trial"], n_features=dataset.n_features,
                             augmentation=augmentation, train_clips=clips.clips("train"),
                             validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
