@@ -4,14 +4,17 @@ On ESC-10-shaped synthetic clips (320 training clips of 200 frames x 120 feature
 validation clips), with ``esc10-fast``'s model and recipe (clip mode, time shifts,
 SpecAugment masks, mixup), it times:
 
-- the host's part of an epoch: forming every training batch (gathering the clips, the
-  augmentation) and every validation batch, with the model's work removed;
-- the whole epoch as the trainer runs it (``train_on_batch`` per batch, then validation);
+- the host's part of an epoch: every training and validation batch's plan (rows and
+  random draws, :meth:`AugmentedBatches.plan`), with the model's work removed; and, for the
+  pipeline before batches were formed on the device, the same plus gathering every batch's
+  frames on the host (a lower bound of what that pipeline did there);
+- the whole epoch as the trainer runs it (each batch formed where the backend computes,
+  ``train_on_batch``, then validation);
 
-and prints both, their ratio (the issue's target after a device-side pipeline: host at
-most 5% of the epoch), and the host's seconds per step for batches of 1, 2, 6 and 12 clips
-(constant per step would mean O(1) in the batch size), and per step of segment mode's
-batches of 600 segments (the original recipe's, whose gathering the H100 run waited on).
+and prints them, their ratios (the target: host at most 5% of the epoch), and the host's
+milliseconds per step for batches of 1, 2, 6 and 12 clips (constant per step would mean
+O(1) in the batch size) and of segment mode's 600 segments (the original recipe's, whose
+gathering the H100 run waited on), with and without gathering.
 
     python benchmarks/bench_host.py --epochs 2
 """
@@ -28,6 +31,7 @@ import_tensorflow()
 import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
+from mclnn.config import TrainingSettings  # noqa: E402
 from mclnn.train.clips.segments import ClipBatches, SegmentBatches, StandardizedClips  # noqa: E402
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation  # noqa: E402
 from mclnn.train.model.kinds import model_kind  # noqa: E402
@@ -40,12 +44,21 @@ def _clips(rng, count, n_features=120):
                                          std_vector=np.ones(n_features, np.float32), segment_frames=101)
 
 
-def _host_pass(batches):
+def _host_pass(batches, *, gather=False):
+    """Seconds of one pass over the batches' plans (and, with ``gather``, their frames gathered on the host)."""
     started = time.perf_counter()
     for number in range(len(batches)):
-        batches[number]
+        batches.plan(number)
+        if gather:
+            batches.batches[number]
     batches.on_epoch_end()
     return time.perf_counter() - started
+
+
+def _per_step(batches, label):
+    plans, gathered = _host_pass(batches), _host_pass(batches, gather=True)
+    print(f"host, {label}: {1e3 * plans / len(batches):.2f} ms a step; with the frames gathered on the host "
+          f"{1e3 * gathered / len(batches):.2f} ms ({len(batches)} steps)")
 
 
 def main():
@@ -68,9 +81,10 @@ def main():
         trainable.train_on_batch(*training[number])
     for number in range(len(validation_batches)):
         validator.test_on_batch(*validation_batches[number])
-    host, whole = [], []
+    host, gathering, whole = [], [], []
     for _ in range(arguments.epochs):
         host.append(_host_pass(training) + _host_pass(validation_batches))
+        gathering.append(_host_pass(training, gather=True) + _host_pass(validation_batches, gather=True))
         started = time.perf_counter()
         for number in range(len(training)):
             trainable.train_on_batch(*training[number])
@@ -78,20 +92,18 @@ def main():
         for number in range(len(validation_batches)):
             validator.test_on_batch(*validation_batches[number])
         whole.append(time.perf_counter() - started)
-    host_s, whole_s = float(np.median(host)), float(np.median(whole))
-    print(f"epoch ({len(training)} training and {len(validation_batches)} validation batches): host {host_s:.3f} s, "
-          f"whole {whole_s:.2f} s, host / whole {host_s / whole_s:.1%} (median of {arguments.epochs})")
+    host_s, gathering_s, whole_s = (float(np.median(times)) for times in (host, gathering, whole))
+    print(f"epoch ({len(training)} training and {len(validation_batches)} validation batches, median of "
+          f"{arguments.epochs}): whole {whole_s:.2f} s; host {host_s:.4f} s ({host_s / whole_s:.2%} of it); "
+          f"host with the frames gathered there {gathering_s:.4f} s ({gathering_s / whole_s:.2%})")
     for clips_per_batch in (1, 2, 6, 12):
-        batches = AugmentedBatches(ClipBatches(train, segment_frames=101, step=1, clips_per_batch=clips_per_batch,
-                                               shuffle_seed=0), augmentation, seed=0)
-        seconds = _host_pass(batches)
-        print(f"host, {clips_per_batch:>2} clips a batch: {1e3 * seconds / len(batches):.2f} ms a step")
-    segments = AugmentedBatches(SegmentBatches(train, segment_frames=101, step=1, batch_size=600, shuffle_seed=0),
-                                augmentation, seed=0)
-    seconds = _host_pass(segments)
-    print(f"host, segment mode, 600 segments a batch: {1e3 * seconds / len(segments):.2f} ms a step "
-          f"({len(segments)} steps, {seconds:.2f} s an epoch)")
-
+        _per_step(AugmentedBatches(ClipBatches(train, segment_frames=101, step=1, clips_per_batch=clips_per_batch,
+                                               shuffle_seed=0), augmentation, seed=0),
+                  f"{clips_per_batch:>2} clips a batch")
+    original = BatchAugmentation(TrainingSettings(), n_classes=10, feature_blocks=2)
+    for recipe, augment in (("the original recipe", original), ("esc10-fast's augmentation", augmentation)):
+        _per_step(AugmentedBatches(SegmentBatches(train, segment_frames=101, step=1, batch_size=600, shuffle_seed=0),
+                                   augment, seed=0), f"segment mode, 600 segments a batch, {recipe}")
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import numpy as np
 from mclnn.dataset_file import Dataset
 from mclnn.errors import DatasetError
 
-__all__ = ["INFERENCE_CLIPS", "INFERENCE_SEGMENTS", "ClipBatches", "SegmentBatches", "StandardizedClips",
+__all__ = ["INFERENCE_CLIPS", "INFERENCE_SEGMENTS", "ClipBatches", "SegmentBatches", "StandardizedClips", "gather",
            "segment_starts"]
 
 # Clips per batch when MCLNN scores whole clips, segments per batch otherwise: larger
@@ -96,6 +96,11 @@ class StandardizedClips:
         return self.frames[self.offsets[position]:self.offsets[position + 1]]
 
 
+def gather(frames: np.ndarray, starts: np.ndarray, n_frames: int, labels: np.ndarray):
+    """A batch's frames ``[examples, n_frames, n_features]`` from its rows (``rows``), and its labels."""
+    return frames[starts[:, None] + np.arange(n_frames)], labels
+
+
 class SegmentBatches:
     """Batches of ``(segments, labels)`` over every segment of some clips.
 
@@ -115,7 +120,7 @@ class SegmentBatches:
         self.segments_per_clip = np.array([len(s) for s in starts])
         self.positions = np.concatenate([clips.offsets[p] + s for p, s in enumerate(starts)])
         self.labels = np.repeat(clips.labels, self.segments_per_clip)
-        self.window = np.arange(segment_frames)
+        self.segment_frames = segment_frames
         self.batch_size = batch_size
         self._rng = None if shuffle_seed is None else np.random.default_rng(shuffle_seed)
         self.order = np.arange(len(self.positions))
@@ -125,8 +130,12 @@ class SegmentBatches:
         return math.ceil(len(self.positions) / self.batch_size)
 
     def __getitem__(self, batch: int):
+        return gather(self.clips.frames, *self.rows(batch))
+
+    def rows(self, batch: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """A batch as indices: each segment's first row in ``clips.frames``, frames per segment, labels."""
         chosen = self.order[batch * self.batch_size:(batch + 1) * self.batch_size]
-        return self.clips.frames[self.positions[chosen][:, None] + self.window], self.labels[chosen]
+        return self.positions[chosen], self.segment_frames, self.labels[chosen]
 
     def on_epoch_end(self) -> None:
         if self._rng is not None:
@@ -164,10 +173,14 @@ class ClipBatches:
         return len(self.batches)
 
     def __getitem__(self, batch: int):
+        return gather(self.clips.frames, *self.rows(batch))
+
+    def rows(self, batch: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """A batch as indices: each clip's first row in ``clips.frames``, frames per clip (equal in a batch),
+        and the per-segment labels."""
         positions = self.batches[batch]
-        frames = np.stack([self.clips.clip(p) for p in positions])
         labels = np.repeat(self.clips.labels[positions][:, None], self.segments_per_clip[positions[0]], axis=1)
-        return frames, labels
+        return self.clips.offsets[positions], int(np.diff(self.clips.offsets)[positions[0]]), labels
 
     def on_epoch_end(self) -> None:
         self.batches = []
