@@ -388,7 +388,7 @@ def export(weights, output, trial):
               help="Also write the comparison as JSON here.")
 @click.option("--recording", metavar="REGEX",
               help="The part of a clip's file name naming the recording it was cut from (its first group, if any), "
-                   "e.g. '/(\d+-\d+)-' for ESC: the bootstrap draws recordings with all their clips [default: clips].")
+                   r"e.g. '/(\d+-\d+)-' for ESC: the bootstrap draws recordings with all their clips [default: clips].")
 def compare(first, second, json_path, recording):
     """Compare two cv-train runs on the same clips: per trial and pooled, B - A.
 
