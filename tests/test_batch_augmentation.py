@@ -1,5 +1,3 @@
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -10,13 +8,16 @@ from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentati
 
 
 class ListBatches:
-    """Given batches of ``(frames, labels)`` as a batch source: their frames in one table, rows into it."""
+    """Given batches of ``(frames, labels)`` as a batch source: every example a clip, rows into their table."""
 
     def __init__(self, batches):
         self._batches = batches
-        self.clips = SimpleNamespace(frames=np.concatenate([frames.reshape(-1, frames.shape[-1])
-                                                            for frames, _ in batches]))
-        self._starts = np.cumsum([0] + [frames.shape[0] * frames.shape[1] for frames, _ in batches])
+        examples = [example for frames, _ in batches for example in frames]
+        n_features = examples[0].shape[-1]
+        self.clips = StandardizedClips.from_arrays(examples, names=[str(n) for n in range(len(examples))],
+                                                   mean_vector=np.zeros(n_features), std_vector=np.ones(n_features),
+                                                   segment_frames=1)
+        self._first = np.cumsum([0] + [len(frames) for frames, _ in batches])
         self.epochs_ended = 0
 
     def __len__(self):
@@ -24,7 +25,7 @@ class ListBatches:
 
     def rows(self, batch):
         frames, labels = self._batches[batch]
-        return self._starts[batch] + np.arange(len(frames)) * frames.shape[1], frames.shape[1], labels
+        return self.clips.offsets[self._first[batch]:self._first[batch + 1]], frames.shape[1], labels
 
     def on_epoch_end(self):
         self.epochs_ended += 1
@@ -93,13 +94,16 @@ def test_segment_and_clip_batches_form_on_the_device_what_the_host_gathers(rng):
     augmentation = BatchAugmentation(TrainingSettings(), 3)
     for source in (SegmentBatches(clips, segment_frames=10, step=3, batch_size=7, shuffle_seed=0),
                    ClipBatches(clips, segment_frames=10, step=3, clips_per_batch=2, shuffle_seed=0)):
+        on_host = [source[number] for number in range(len(source))]
         formed = AugmentedBatches(source, augmentation)
+        assert not isinstance(clips.frames, np.ndarray)  # moved, not copied
         assert len(formed) == len(source)
-        for number in range(len(source)):
+        for number, (host_frames, host_labels) in enumerate(on_host):
             frames, labels = formed[number]
-            host_frames, host_labels = source[number]
             np.testing.assert_array_equal(np.asarray(frames), host_frames)
             np.testing.assert_array_equal(labels, host_labels)
+            again, _ = source[number]  # read from the host through the moved frames
+            np.testing.assert_array_equal(again, host_frames)
 
 
 @pytest.fixture

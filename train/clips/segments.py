@@ -93,12 +93,32 @@ class StandardizedClips:
 
     def clip(self, position: int) -> np.ndarray:
         """The standardized frames of the ``position``-th clip, ``[frames, n_features]``."""
-        return self.frames[self.offsets[position]:self.offsets[position + 1]]
+        return np.asarray(self.frames[self.offsets[position]:self.offsets[position + 1]])
+
+    def device_frames(self):
+        """:attr:`frames` as a tensor where the backend computes (an accelerator's memory), converted once.
+
+        The tensor then takes the array's place, since on a CPU the two would hold the clips
+        twice; reads from the host (:meth:`clip`, the batch sources' frames) go through it.
+        """
+        if isinstance(self.frames, np.ndarray):
+            from keras import ops
+
+            self.frames = ops.convert_to_tensor(self.frames)
+        return self.frames
 
 
-def gather(frames: np.ndarray, starts: np.ndarray, n_frames: int, labels: np.ndarray):
-    """A batch's frames ``[examples, n_frames, n_features]`` from its rows (``rows``), and its labels."""
-    return frames[starts[:, None] + np.arange(n_frames)], labels
+def gather(frames, starts: np.ndarray, n_frames: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's frames ``[examples, n_frames, n_features]`` from its rows (``rows``), and its labels.
+
+    ``frames`` is :attr:`StandardizedClips.frames`: an array, or a backend tensor once on the device.
+    """
+    rows = starts[:, None] + np.arange(n_frames)
+    if isinstance(frames, np.ndarray):
+        return frames[rows], labels
+    from keras import ops
+
+    return np.asarray(ops.take(frames, rows, axis=0)), labels
 
 
 class SegmentBatches:
@@ -115,8 +135,7 @@ class SegmentBatches:
     def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, batch_size: int,
                  shuffle_seed: int | None = None):
         self.clips = clips
-        starts = [segment_starts(len(clips.clip(p)), segment_frames=segment_frames, step=step)
-                  for p in range(len(clips))]
+        starts = [segment_starts(n, segment_frames=segment_frames, step=step) for n in np.diff(clips.offsets)]
         self.segments_per_clip = np.array([len(s) for s in starts])
         self.positions = np.concatenate([clips.offsets[p] + s for p, s in enumerate(starts)])
         self.labels = np.repeat(clips.labels, self.segments_per_clip)

@@ -221,8 +221,9 @@ class AugmentedBatches:
     """Batches of another batch source, formed where the backend computes: augmented (training) or
     only with their labels' form changed.
 
-    The source's frames go to the backend's device once, as :attr:`table`; each batch then
-    leaves the host as its :class:`BatchPlan` and is formed there (:func:`form_batch`).
+    The source's frames go to the backend's device once, as :attr:`table`
+    (:meth:`StandardizedClips.device_frames`); each batch then leaves the host as its
+    :class:`BatchPlan` and is formed there (:func:`form_batch`).
 
     Parameters
     ----------
@@ -238,7 +239,7 @@ class AugmentedBatches:
     def __init__(self, batches, augmentation: BatchAugmentation, *, seed: int | None = None, epoch: int = 0):
         self.batches = batches
         self.augmentation = augmentation
-        self.table = ops.convert_to_tensor(batches.clips.frames)
+        self.table = batches.clips.device_frames()
         self._seed = seed
         self._epoch = epoch
         self._rng = self._epoch_rng()
