@@ -95,6 +95,19 @@ def test_a_run_of_several_seeds_is_their_mean_and_its_ensemble(tmp_path):
     assert with_seeds["only_b_right"] == int(np.sum(~ensemble & truth))
 
 
+def test_the_same_clips_at_other_dataset_positions_are_compared(tmp_path):
+    """A Dataset.hdf5 with augmented variants holds the original clips at other positions."""
+    plain = _write_run(tmp_path / "plain", [[1, 0, 1, 0]])
+    augmented = tmp_path / "augmented"
+    report = TrialReport.read(TrialPaths.of(plain, 1).report)
+    moved = [dict(clip, index=13 * clip["index"]) for clip in report.clips]
+    moved[1]["mean_probabilities"] = moved[1]["mean_probabilities"][::-1]  # clip1.wav now right
+    TrialPaths.of(augmented, 1).folder.mkdir(parents=True)
+    dataclasses.replace(report, clips=moved).write(TrialPaths.of(augmented, 1).report)
+    comparison = compare_runs(read_run(plain), read_run(augmented))
+    assert comparison["pooled"]["difference"] == pytest.approx(0.25)
+
+
 def test_runs_of_other_clips_or_folds_are_refused(tmp_path):
     a = _write_run(tmp_path / "a", [[1, 0, 1, 0]])
     other_labels = _write_run(tmp_path / "b", [[1, 0, 1, 0]], labels=[1, 1, 0, 0])

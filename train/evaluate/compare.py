@@ -259,11 +259,12 @@ def _reference(run: Run, number: int) -> TrialReport:
 
 
 def _sorted_clips(report: TrialReport) -> list[dict]:
-    return sorted(report.clips, key=lambda clip: clip["index"])
+    # By file name, not position: a Dataset.hdf5 with augmented variants holds the same clips at other positions.
+    return sorted(report.clips, key=lambda clip: clip["filename"])
 
 
 def _clip_set(report: TrialReport) -> list[tuple]:
-    return [(clip["index"], clip["filename"], clip["label"]) for clip in _sorted_clips(report)]
+    return [(clip["filename"], clip["label"]) for clip in _sorted_clips(report)]
 
 
 def _check_same_clips(first: Run, second: Run, number: int) -> None:
@@ -281,7 +282,7 @@ def _check_same_clips(first: Run, second: Run, number: int) -> None:
                     "of the same folds, both on test or both on validation")
             if _clip_set(other) != _clip_set(reference):
                 raise ParameterError(f"trial {number} of {run.folder} (seed {seed}) scored other clips than "
-                                     f"{first.folder}; compare runs made from the same Dataset.hdf5 and folds")
+                                     f"{first.folder}; compare runs that scored the same clips (file names and labels) of the same folds")
 
 
 def _seeds_text(seeds):
