@@ -9,7 +9,9 @@ SpecAugment masks, mixup), it times:
   pipeline before batches were formed on the device, the same plus gathering every batch's
   frames on the host (a lower bound of what that pipeline did there);
 - the whole epoch as the trainer runs it (each batch formed where the backend computes,
-  ``train_on_batch``, then validation);
+  ``train_on_batch``, then validation), and under JAX also with runs of steps in one
+  compiled call (:class:`~mclnn.train.fit.scanned_steps.ScannedSteps`, what
+  ``training.steps_per_call`` asks for; here a whole epoch a call), the ratio between the two;
 
 and prints them, their ratios (the target: host at most 5% of the epoch), and the host's
 milliseconds per step for batches of 1, 2, 6 and 12 clips (constant per step would mean
@@ -17,6 +19,7 @@ O(1) in the batch size) and of segment mode's 600 segments (the original recipe'
 gathering the H100 run waited on), with and without gathering.
 
     python benchmarks/bench_host.py --epochs 2
+    KERAS_BACKEND=jax python benchmarks/bench_host.py --epochs 2
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from mclnn.quiet_import import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mclnn.config import load_config  # noqa: E402
 from mclnn.config import TrainingSettings  # noqa: E402
 from mclnn.train.clips.segments import ClipBatches, SegmentBatches, StandardizedClips  # noqa: E402
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation  # noqa: E402
+from mclnn.train.fit.scanned_steps import scanned_steps_available  # noqa: E402
+from mclnn.train.fit.trainer import _run_epoch, _scanned_steps  # noqa: E402
 from mclnn.train.model.kinds import model_kind  # noqa: E402
 
 
@@ -65,7 +71,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     arguments = parser.parse_args()
-    config = load_config("esc10-fast")
+    # Under JAX the scanned way takes a whole epoch a call (its batches are all of one shape).
+    config = load_config("esc10-fast", overrides=["training.steps_per_call=1000"] if scanned_steps_available() else [])
     kind = model_kind(config)
     rng = np.random.default_rng(0)
     train, validation = _clips(rng, 320), _clips(rng, 80)
@@ -77,25 +84,36 @@ def main():
     training = AugmentedBatches(mode.training_batches(train, sizes, shuffle_seed=0), augmentation, seed=0)
     validator, validation_batches = mode.validation(model, trainable, validation, sizes, compile=kind.compile)
     validation_batches = AugmentedBatches(validation_batches, augmentation)
-    for number in range(len(training)):  # warm-up: tracing and compilation
-        trainable.train_on_batch(*training[number])
-    for number in range(len(validation_batches)):
-        validator.test_on_batch(*validation_batches[number])
-    host, gathering, whole = [], [], []
+
+    def rate(number, count):  # as the trainer's: set before every step
+        trainable.optimizer.learning_rate.assign(1e-3)
+        return 1e-3
+
+    scanned = _scanned_steps(trainable, training) if scanned_steps_available() else None
+    ways = {"a call a step": None} | ({} if scanned is None else {"runs of steps in one call": scanned})
+
+    def epoch(way):
+        started = time.perf_counter()
+        _run_epoch(trainable.train_on_batch, training, before_step=rate, scanned=way)
+        _run_epoch(validator.test_on_batch, validation_batches)
+        return time.perf_counter() - started
+
+    for way in ways.values():  # warm-up: tracing and compilation
+        epoch(way)
+    host, gathering, whole = [], [], {name: [] for name in ways}
     for _ in range(arguments.epochs):
         host.append(_host_pass(training) + _host_pass(validation_batches))
         gathering.append(_host_pass(training, gather=True) + _host_pass(validation_batches, gather=True))
-        started = time.perf_counter()
-        for number in range(len(training)):
-            trainable.train_on_batch(*training[number])
-        training.on_epoch_end()
-        for number in range(len(validation_batches)):
-            validator.test_on_batch(*validation_batches[number])
-        whole.append(time.perf_counter() - started)
-    host_s, gathering_s, whole_s = (float(np.median(times)) for times in (host, gathering, whole))
-    print(f"epoch ({len(training)} training and {len(validation_batches)} validation batches, median of "
-          f"{arguments.epochs}): whole {whole_s:.2f} s; host {host_s:.4f} s ({host_s / whole_s:.2%} of it); "
-          f"host with the frames gathered there {gathering_s:.4f} s ({gathering_s / whole_s:.2%})")
+        for name, way in ways.items():
+            whole[name].append(epoch(way))
+    host_s, gathering_s = float(np.median(host)), float(np.median(gathering))
+    whole_s = {name: float(np.median(times)) for name, times in whole.items()}
+    first = next(iter(whole_s.values()))
+    print(f"backend {keras.backend.backend()}; epoch ({len(training)} training and {len(validation_batches)} "
+          f"validation batches, median of {arguments.epochs}): "
+          + "; ".join(f"{name} {seconds:.2f} s ({first / seconds:.2f}x)" for name, seconds in whole_s.items()))
+    print(f"host {host_s:.4f} s ({host_s / first:.2%} of the epoch); host with the frames gathered there "
+          f"{gathering_s:.4f} s ({gathering_s / first:.2%})")
     for clips_per_batch in (1, 2, 6, 12):
         _per_step(AugmentedBatches(ClipBatches(train, segment_frames=101, step=1, clips_per_batch=clips_per_batch,
                                                shuffle_seed=0), augmentation, seed=0),

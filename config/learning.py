@@ -159,6 +159,12 @@ class TrainingSettings:
         while training goes on from the raw ones.
     keep : {'best', 'last'}
         Which epoch's model is kept and tested: the best by ``monitor`` or the last.
+    steps_per_call : int
+        Under JAX, train up to this many consecutive batches of one shape in one compiled
+        call (a scan over Keras' own training step, each batch formed on the device), so
+        the host neither calls nor waits once per batch; 1: one call a batch. Meant for
+        accelerators, where a call's round trip can outlast a small model's step; on the
+        CPU XLA runs the scanned steps about 8 times slower (benchmarks/RESULTS.md).
     """
 
     step: int = 1
@@ -186,9 +192,10 @@ class TrainingSettings:
     spectral_tilt: float = 0.0
     ema_momentum: float = 0.0
     keep: str = "best"
+    steps_per_call: int = 1
 
     def __post_init__(self):
-        for name in ("step", "batch_size", "learning_rate", "epochs", "patience", "plateau_patience"):
+        for name in ("step", "batch_size", "learning_rate", "epochs", "patience", "plateau_patience", "steps_per_call"):
             check_positive(name, getattr(self, name))
         MONITORS.check(self.monitor)
         TRAINING_MODES.check(self.mode)

@@ -20,7 +20,7 @@ from keras import ops
 
 from mclnn.config import TrainingSettings
 
-__all__ = ["AugmentedBatches", "BatchAugmentation", "BatchPlan", "form_batch"]
+__all__ = ["AugmentedBatches", "BatchAugmentation", "BatchPlan", "form_batch", "form_frames"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class BatchPlan:
     frame_masks: np.ndarray | None = None
     partners: np.ndarray | None = None
     weights: np.ndarray | None = None
+
+    def arrays(self) -> dict:
+        """Every field but ``n_frames``, by name (None where an augmentation is off)."""
+        return {name: value for name, value in vars(self).items() if name != "n_frames"}
 
 
 @dataclass(frozen=True)
@@ -164,12 +168,14 @@ def form_batch(table, plan: BatchPlan, *, feature_blocks: int = 1):
         A backend tensor. Compiled once per backend and plan shape (XLA under JAX, a graph
         under TensorFlow).
     """
-    arrays = {name: value for name, value in vars(plan).items() if name != "n_frames"}
-    return _compiled_former()(table, arrays, n_frames=plan.n_frames, feature_blocks=feature_blocks)
+    return _compiled_former()(table, plan.arrays(), n_frames=plan.n_frames, feature_blocks=feature_blocks)
 
 
-def _form(table, arrays, *, n_frames, feature_blocks):
-    """:func:`form_batch`'s computation, in backend-neutral ops."""
+def form_frames(table, arrays: dict, *, n_frames: int, feature_blocks: int):
+    """:func:`form_batch`'s computation, in backend-neutral ops, for use inside a compiled function.
+
+    ``arrays`` holds the plan's fields but ``n_frames`` (None where an augmentation is off).
+    """
     n_features = table.shape[-1]
     block = n_features // feature_blocks
     time = ops.arange(n_frames, dtype="int32")
@@ -204,17 +210,17 @@ def _covered(masks, positions):
 
 @functools.cache
 def _compiled_former():
-    """:func:`_form` compiled for the backend: XLA under JAX, a graph under TensorFlow, eager elsewhere."""
+    """:func:`form_frames` compiled for the backend: XLA under JAX, a graph under TensorFlow, eager elsewhere."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        return jax.jit(_form, static_argnames=("n_frames", "feature_blocks"))
+        return jax.jit(form_frames, static_argnames=("n_frames", "feature_blocks"))
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(_form)
-    return _form
+        return tf.function(form_frames)
+    return form_frames
 
 
 class AugmentedBatches:
