@@ -10,8 +10,8 @@ SpecAugment masks, mixup), it times:
   frames on the host (a lower bound of what that pipeline did there);
 - the whole epoch as the trainer runs it (each batch formed where the backend computes,
   ``train_on_batch``, then validation), and under JAX also with runs of steps in one
-  compiled call (:class:`~mclnn.train.fit.scanned_steps.ScannedSteps`, what
-  ``training.steps_per_call`` asks for; here a whole epoch a call), the ratio between the two;
+  compiled call (:class:`~mclnn.train.fit.step_runs.StepRuns`, what
+  ``training.steps_per_call`` asks for; here 9 steps a call), the ratio between the two;
 
 and prints them, their ratios (the target: host at most 5% of the epoch), and the host's
 milliseconds per step for batches of 1, 2, 6 and 12 clips (constant per step would mean
@@ -38,8 +38,8 @@ from mclnn.config import load_config  # noqa: E402
 from mclnn.config import TrainingSettings  # noqa: E402
 from mclnn.train.clips.segments import ClipBatches, SegmentBatches, StandardizedClips  # noqa: E402
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation  # noqa: E402
-from mclnn.train.fit.scanned_steps import scanned_steps_available  # noqa: E402
-from mclnn.train.fit.trainer import _run_epoch, _scanned_steps  # noqa: E402
+from mclnn.train.fit.step_runs import runs_of_steps_available  # noqa: E402
+from mclnn.train.fit.trainer import _run_epoch, _step_runs  # noqa: E402
 from mclnn.train.model.kinds import model_kind  # noqa: E402
 
 
@@ -71,8 +71,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=2)
     arguments = parser.parse_args()
-    # Under JAX the scanned way takes a whole epoch a call (its batches are all of one shape).
-    config = load_config("esc10-fast", overrides=["training.steps_per_call=1000"] if scanned_steps_available() else [])
+    # Under JAX the runs way takes 9 steps a call (6 calls an epoch of 54 batches of one shape).
+    config = load_config("esc10-fast", overrides=["training.steps_per_call=9"] if runs_of_steps_available() else [])
     kind = model_kind(config)
     rng = np.random.default_rng(0)
     train, validation = _clips(rng, 320), _clips(rng, 80)
@@ -89,12 +89,12 @@ def main():
         trainable.optimizer.learning_rate.assign(1e-3)
         return 1e-3
 
-    scanned = _scanned_steps(trainable, training) if scanned_steps_available() else None
-    ways = {"a call a step": None} | ({} if scanned is None else {"runs of steps in one call": scanned})
+    runs = _step_runs(trainable, training) if runs_of_steps_available() else None
+    ways = {"a call a step": None} | ({} if runs is None else {"runs of steps in one call": runs})
 
     def epoch(way):
         started = time.perf_counter()
-        _run_epoch(trainable.train_on_batch, training, before_step=rate, scanned=way)
+        _run_epoch(trainable.train_on_batch, training, before_step=rate, runs=way)
         _run_epoch(validator.test_on_batch, validation_batches)
         return time.perf_counter() - started
 

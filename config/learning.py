@@ -161,10 +161,10 @@ class TrainingSettings:
         Which epoch's model is kept and tested: the best by ``monitor`` or the last.
     steps_per_call : int
         Under JAX, train up to this many consecutive batches of one shape in one compiled
-        call (a scan over Keras' own training step, each batch formed on the device), so
-        the host neither calls nor waits once per batch; 1: one call a batch. Meant for
+        call (Keras' own training step, unrolled, each batch formed on the device), so the
+        host neither calls nor waits once per batch; 1: one call a batch. Meant for
         accelerators, where a call's round trip can outlast a small model's step; on the
-        CPU XLA runs the scanned steps about 8 times slower (benchmarks/RESULTS.md).
+        CPU it is about as fast as 1 and compiles longer (benchmarks/RESULTS.md).
     """
 
     step: int = 1

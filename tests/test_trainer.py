@@ -11,7 +11,7 @@ from mclnn.errors import ParameterError
 from mclnn.train.clips.segments import ClipBatches, StandardizedClips
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 from mclnn.train.fit import trainer
-from mclnn.train.fit.scanned_steps import ScannedSteps
+from mclnn.train.fit.step_runs import StepRuns
 from mclnn.train.fit.trainer import train_trial
 from mclnn.train.model.kinds import model_kind
 from mclnn.train.trial_files import TrainingState, TrialPaths
@@ -174,14 +174,14 @@ def test_runs_of_steps_in_one_call_train_as_a_call_a_step_does(tmp_path, monkeyp
                  "training.frequency_masks=1", "training.frequency_mask_bands=5", "training.mixup_alpha=0.4",
                  "training.label_smoothing=0.1", "training.schedule=cosine", "training.warmup_epochs=1"]
     calls = []
-    run_steps = ScannedSteps.__call__
-    monkeypatch.setattr(ScannedSteps, "__call__", lambda self, *args: calls.append(len(args[1])) or run_steps(self, *args))
+    run_steps = StepRuns.__call__
+    monkeypatch.setattr(StepRuns, "__call__", lambda self, *args: calls.append(len(args[1])) or run_steps(self, *args))
     _, _, stepped = _train(tmp_path, np.random.default_rng(0), *overrides, folder="stepped")
     assert calls == []
-    _, _, scanned = _train(tmp_path, np.random.default_rng(0), *overrides, "training.steps_per_call=5", folder="scanned")
+    _, _, runs = _train(tmp_path, np.random.default_rng(0), *overrides, "training.steps_per_call=5", folder="runs")
     assert calls == [5, 5, 2] * 6  # 12 batches of one shape an epoch, at most 5 a call
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"):
-        np.testing.assert_allclose(scanned.history[key], stepped.history[key], rtol=1e-4, err_msg=key)
+        np.testing.assert_allclose(runs.history[key], stepped.history[key], rtol=1e-4, err_msg=key)
 
 
 @pytest.mark.skipif(keras.backend.backend() == "jax", reason="under JAX several steps a call are allowed")
@@ -190,20 +190,20 @@ def test_several_steps_a_call_outside_jax_is_refused_by_name(tmp_path, rng):
         _train(tmp_path, rng, "training.steps_per_call=4")
 
 
-def test_scanned_runs_break_where_the_batch_shape_changes(rng):
+def test_runs_of_steps_break_where_the_batch_shape_changes(rng):
     arrays = [rng.standard_normal((n, 4)).astype(np.float32) for n in (20,) * 5 + (30,) * 4]
     clips = StandardizedClips.from_arrays(arrays, names=[str(n) for n in range(9)], labels=np.arange(9) % 2,
                                           mean_vector=np.zeros(4), std_vector=np.ones(4), segment_frames=10)
     batches = AugmentedBatches(ClipBatches(clips, segment_frames=10, step=1, clips_per_batch=2, shuffle_seed=0),
                                BatchAugmentation(load_config("toy").training, n_classes=2), seed=0)
-    runs = []
+    calls = []
 
-    def scanned(table, plans, labels, rates):
+    def runs(table, plans, labels, rates):
         assert len({(plan.n_frames, len(plan.starts)) for plan in plans}) == 1
-        runs.append(rates)
+        calls.append(rates)
         return [{"loss": 1.0}] * len(plans)
 
-    scanned.steps = 100
-    steps = list(trainer._scanned_runs(scanned, batches, lambda number, count: float(number)))
+    runs.steps = 100
+    steps = list(trainer._runs_of_steps(runs, batches, lambda number, count: float(number)))
     assert [rate for _, _, rate in steps] == list(map(float, range(len(batches))))  # every step, in order
-    assert sum(map(len, runs)) == len(batches) == 5 and len(runs) >= 3  # three shapes: 2 or 1 clips of 20, 2 of 30
+    assert sum(map(len, calls)) == len(batches) == 5 and len(calls) >= 3  # three shapes: 2 or 1 clips of 20, 2 of 30

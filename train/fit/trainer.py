@@ -17,7 +17,7 @@ from mclnn.config import TrainingSettings
 from mclnn.errors import ParameterError
 from mclnn.train.fit.batch_augmentation import AugmentedBatches, BatchAugmentation
 from mclnn.train.fit.event_files import TrainingEvents
-from mclnn.train.fit.scanned_steps import ScannedSteps, scanned_steps_available
+from mclnn.train.fit.step_runs import StepRuns, runs_of_steps_available
 from mclnn.train.model.kinds import ModelKind
 from mclnn.train.model.saved_models import saved_model_intact
 from mclnn.train.clips.segments import StandardizedClips
@@ -71,7 +71,7 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     TrainingState
         The final state (also in ``paths.state``).
     """
-    if training.steps_per_call > 1 and not scanned_steps_available():
+    if training.steps_per_call > 1 and not runs_of_steps_available():
         raise ParameterError(f"training.steps_per_call={training.steps_per_call} needs the JAX backend "
                              "(KERAS_BACKEND=jax); set it to 1 under others")
     paths.folder.mkdir(parents=True, exist_ok=True)
@@ -103,13 +103,13 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     train = AugmentedBatches(batches, augmentation, seed=training.seed + trial, epoch=state.epoch)
     validator, validation = mode.validation(model, trainable, validation_clips, sizes, compile=kind.compile)
     validation = AugmentedBatches(validation, augmentation)
-    scanned = _scanned_steps(trainable, train) if training.steps_per_call > 1 else None
+    runs = _step_runs(trainable, train) if training.steps_per_call > 1 else None
     schedule = SCHEDULES.load(training.schedule)(training, peak=kind.learning_rate)
     events = TrainingEvents(paths.events)
     for epoch in range(state.epoch, training.epochs):
         started = time.perf_counter()
         set_rate = functools.partial(_set_rate, trainable.optimizer, schedule, state, epoch)
-        logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate, scanned=scanned)
+        logs = _run_epoch(trainable.train_on_batch, train, before_step=set_rate, runs=runs)
         with _averaged_weights(trainable):  # validated and kept as averaged, where the weights are averaged
             logs.update({f"val_{key}": value for key, value in _run_epoch(validator.test_on_batch, validation).items()})
             seconds = time.perf_counter() - started
@@ -136,13 +136,13 @@ def train_trial(kind: ModelKind, training: TrainingSettings, *, trial: int, n_fe
     return state
 
 
-def _run_epoch(step, batches, *, before_step=None, scanned=None) -> dict:
+def _run_epoch(step, batches, *, before_step=None, runs=None) -> dict:
     """One pass of ``step`` (a model's ``train_on_batch`` or ``test_on_batch``) over the batches.
 
     ``before_step(number, batches)`` runs before each step and returns the learning rate
-    it set, whose last value is logged as ``learning_rate``. With ``scanned``
-    (:class:`ScannedSteps`, ``training.steps_per_call`` under JAX) each run of batches of one
-    shape, up to ``scanned.steps`` long, is trained in one compiled call, each step at the rate
+    it set, whose last value is logged as ``learning_rate``. With ``runs``
+    (:class:`StepRuns`, ``training.steps_per_call`` under JAX) each run of batches of one
+    shape, up to ``runs.steps`` long, is trained in one compiled call, each step at the rate
     ``before_step`` gives, instead of ``step``.
     Returns the loss and metrics averaged over the pass's samples (segments: a class index,
     or a row of class probabilities, per segment). A plain loop:
@@ -151,7 +151,7 @@ def _run_epoch(step, batches, *, before_step=None, scanned=None) -> dict:
     against 4 s for the steps alone).
     """
     totals, samples, rate = {}, 0, None
-    steps = _each_step(step, batches, before_step) if scanned is None else _scanned_runs(scanned, batches, before_step)
+    steps = _each_step(step, batches, before_step) if runs is None else _runs_of_steps(runs, batches, before_step)
     for labels, logs, rate in steps:
         segments = labels.size if labels.dtype.kind in "iu" else labels.size // labels.shape[-1]
         for key, value in logs.items():
@@ -169,19 +169,19 @@ def _each_step(step, batches, before_step):
         yield labels, step(frames, labels, return_dict=True), rate
 
 
-def _scanned_runs(scanned, batches, before_step):
-    """``(labels, logs, rate)`` of every batch, runs of batches of one shape in one ``scanned`` call each."""
+def _runs_of_steps(runs, batches, before_step):
+    """``(labels, logs, rate)`` of every batch, runs of batches of one shape in one ``runs`` call each (:class:`StepRuns`)."""
     run = []
 
     def finish():
         plans, labels, rates = zip(*run)
-        yield from zip(labels, scanned(batches.table, list(plans), list(labels), list(rates)), rates)
+        yield from zip(labels, runs(batches.table, list(plans), list(labels), list(rates)), rates)
         run.clear()
 
     for number in range(len(batches)):
         rate = before_step(number, len(batches))
         plan, labels = batches.plan(number)
-        if run and (len(run) == scanned.steps or _shape(plan, labels) != _shape(run[0][0], run[0][1])):
+        if run and (len(run) == runs.steps or _shape(plan, labels) != _shape(run[0][0], run[0][1])):
             yield from finish()
         run.append((plan, labels, rate))
     if run:
@@ -189,16 +189,16 @@ def _scanned_runs(scanned, batches, before_step):
 
 
 def _shape(plan, labels) -> tuple:
-    """What must agree between the batches of one scanned run."""
+    """What must agree between the batches of one run."""
     return (plan.n_frames, labels.shape, labels.dtype,
             tuple(None if value is None else value.shape for value in plan.arrays().values()))
 
 
-def _scanned_steps(trainable, batches) -> ScannedSteps:
-    """:class:`ScannedSteps` for ``trainable``, built on zeros of the shapes of ``batches``' first batch."""
+def _step_runs(trainable, batches) -> StepRuns:
+    """:class:`StepRuns` for ``trainable``, built on zeros of the shapes of ``batches``' first batch."""
     starts, n_frames, labels = batches.batches.rows(0)
     frames = np.zeros((len(starts), n_frames, batches.table.shape[-1]), np.float32)
-    return ScannedSteps(trainable, steps=batches.augmentation.training.steps_per_call,
+    return StepRuns(trainable, steps=batches.augmentation.training.steps_per_call,
                         feature_blocks=batches.augmentation.feature_blocks, frames=frames,
                         labels=batches.augmentation.labels(labels))
 
