@@ -170,9 +170,10 @@ def test_a_loss_that_is_not_finite_stops_the_trial_naming_the_epoch(tmp_path, rn
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="several steps a compiled call run under JAX only")
 def test_runs_of_steps_in_one_call_train_as_a_call_a_step_does(tmp_path, monkeypatch):
-    overrides = ["training.mode=clip", "training.time_shift=true", "training.time_masks=1", "training.time_mask_frames=4",
-                 "training.frequency_masks=1", "training.frequency_mask_bands=5", "training.mixup_alpha=0.4",
-                 "training.label_smoothing=0.1", "training.schedule=cosine", "training.warmup_epochs=1"]
+    overrides = ["training.mode=clip", "training.time_shift=true", "training.time_masks=1",
+                 "training.time_mask_frames=4", "training.frequency_masks=1", "training.frequency_mask_bands=5",
+                 "training.mixup_alpha=0.4", "training.label_smoothing=0.1", "training.schedule=cosine",
+                 "training.warmup_epochs=1"]
     calls = []
     run_steps = StepRuns.__call__
     monkeypatch.setattr(StepRuns, "__call__", lambda self, *args: calls.append(len(args[1])) or run_steps(self, *args))

@@ -170,7 +170,7 @@ def _each_step(step, batches, before_step):
 
 
 def _runs_of_steps(runs, batches, before_step):
-    """``(labels, logs, rate)`` of every batch, runs of batches of one shape in one ``runs`` call each (:class:`StepRuns`)."""
+    """``(labels, logs, rate)`` of every batch; runs of batches of one shape go in one ``runs`` call each."""
     run = []
 
     def finish():
@@ -199,8 +199,8 @@ def _step_runs(trainable, batches) -> StepRuns:
     starts, n_frames, labels = batches.batches.rows(0)
     frames = np.zeros((len(starts), n_frames, batches.table.shape[-1]), np.float32)
     return StepRuns(trainable, steps=batches.augmentation.training.steps_per_call,
-                        feature_blocks=batches.augmentation.feature_blocks, frames=frames,
-                        labels=batches.augmentation.labels(labels))
+                    feature_blocks=batches.augmentation.feature_blocks, frames=frames,
+                    labels=batches.augmentation.labels(labels))
 
 
 def _set_rate(optimizer, schedule, state, epoch, number, batches) -> float:
