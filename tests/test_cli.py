@@ -341,5 +341,6 @@ def test_compare_refuses_runs_of_other_clips_in_one_line(run, tmp_path):
     other = _write_run(tmp_path / "b", [[1, 0, 1, 0]], labels=[1, 1, 0, 0])
     result = run("compare", first, other)
     assert result.exit_code != 0
-    assert result.output.strip().splitlines() == [f"Error: trial 1 of {other} (seed 0) scored other clips than {first}; "
-                                                   "compare runs made from the same Dataset.hdf5 and folds"]
+    assert result.output.strip().splitlines() == [
+        f"Error: trial 1 of {other} (seed 0) scored other clips than {first}; "
+        "compare runs that scored the same clips (file names and labels) of the same folds"]
