@@ -179,7 +179,7 @@ class ClipBatches:
     def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, clips_per_batch: int,
                  shuffle_seed: int | None = None):
         self.clips = clips
-        lengths = np.diff(clips.offsets)
+        self.lengths = lengths = np.diff(clips.offsets)
         self.segments_per_clip = np.array([len(segment_starts(n, segment_frames=segment_frames, step=step))
                                            for n in lengths])
         self.step = step
@@ -199,7 +199,7 @@ class ClipBatches:
         and the per-segment labels."""
         positions = self.batches[batch]
         labels = np.repeat(self.clips.labels[positions][:, None], self.segments_per_clip[positions[0]], axis=1)
-        return self.clips.offsets[positions], int(np.diff(self.clips.offsets)[positions[0]]), labels
+        return self.clips.offsets[positions], int(self.lengths[positions[0]]), labels
 
     def on_epoch_end(self) -> None:
         self.batches = []

@@ -84,8 +84,9 @@ class StepRuns:
         variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables)
         state = tuple([variable.value for variable in group] for group in variables)
         fresh_metrics = [variable.value for variable in model.metrics_variables]
-        stacked = {name: None if value is None else np.stack([plan.arrays()[name] for plan in plans])
-                   for name, value in plans[0].arrays().items()}
+        arrays = [plan.arrays() for plan in plans]
+        stacked = {name: None if value is None else np.stack([each[name] for each in arrays])
+                   for name, value in arrays[0].items()}
         state, logs = self._run(state, table, stacked, np.stack(labels),
                                 np.asarray(rates, dtype=model.optimizer.learning_rate.dtype), fresh_metrics,
                                 n_frames=plans[0].n_frames)
