@@ -7,8 +7,9 @@ import pytest
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented", "esc50",
-                "esc50-augmented", "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-fast80", "esc10-fast-logmel", "esc10-band", "esc10-long",
+                "esc10-long160", "esc10-augmented", "esc50", "esc50-augmented", "urbansound8k", "yornoise", "homburg",
+                "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
 ORIGINAL_FEATURES = {
@@ -170,7 +171,7 @@ def test_same_named_user_entry_extends_the_packaged_one(tmp_path):
     extended, packaged = load_config("esc10", config_path=user), load_config("esc10")
     assert extended.training.epochs == 7
     assert extended.features == packaged.features and extended.source == packaged.source
-    fast = load_config("esc10-fast", config_path=user)
+    fast = load_config("esc10-fast-logmel", config_path=user)
     assert fast.training.epochs == 40 and fast.features == packaged.features
 
 
@@ -197,16 +198,25 @@ def _data_and_model(config):
     return config.features, config.model, config.folds, config.source
 
 
-def test_esc10_fast_changes_only_the_recipe():
-    fast, original = load_config("esc10-fast"), load_config("esc10")
+def test_esc10_fast_logmel_changes_only_the_recipe():
+    fast, original = load_config("esc10-fast-logmel"), load_config("esc10")
     assert _data_and_model(fast) == _data_and_model(original)
     assert original.training.schedule == "constant" and original.training.learning_rate == 1e-4
     assert fast.training.schedule == "cosine" and fast.training.epochs == 40 and fast.training.soft_labels
 
 
-@pytest.mark.parametrize("name, epochs", [("esc10-long", 80), ("esc10-long160", 160)])
-def test_longer_esc10_entries_change_only_the_epoch_budget(name, epochs):
-    longer, fast = load_config(name), load_config("esc10-fast")
+def test_esc10_fast_is_the_logmel_recipe_on_the_band_with_pcen():
+    fast, logmel = load_config("esc10-fast"), load_config("esc10-fast-logmel")
+    assert (fast.training, fast.model, fast.folds, fast.source) == (logmel.training, logmel.model, logmel.folds,
+                                                                    logmel.source)
+    assert fast.features == replace(logmel.features, fmin=125.0, fmax=7500.0, pcen=True)
+
+
+@pytest.mark.parametrize("name, shorter, epochs", [
+    ("esc10-long", "esc10-fast-logmel", 80), ("esc10-long160", "esc10-fast-logmel", 160), ("esc10-fast80", "esc10-fast", 80),
+])
+def test_longer_esc10_entries_change_only_the_epoch_budget(name, shorter, epochs):
+    longer, fast = load_config(name), load_config(shorter)
     assert _data_and_model(longer) == _data_and_model(fast)
     assert (longer.training.epochs, longer.training.patience) == (epochs, epochs)
     assert replace(longer.training, epochs=fast.training.epochs, patience=fast.training.patience) == fast.training
