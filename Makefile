@@ -11,6 +11,9 @@ STAMP := $(VENV)/.mclnn-installed
 JAX_VENV ?= .venv-jax
 JAX_STAMP := $(JAX_VENV)/.mclnn-installed
 DEMO_OUT ?= mclnn-data/toy
+# Tests run in this many processes (pytest-xdist): most train tiny models, which keep one core busy each.
+TEST_WORKERS ?= 2
+PYTEST := -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: demo test test-all test-jax system-programs clean
 
@@ -20,14 +23,14 @@ demo: $(STAMP)
 	$(BIN)/mclnn cv-train toy --out $(DEMO_OUT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python $(PYTEST) -m "not slow"
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python $(PYTEST)
 
 # JAX_TESTS: which test files (default: the whole fast tier).
 test-jax: $(JAX_STAMP)
-	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest -m "not slow" $(JAX_TESTS)
+	KERAS_BACKEND=jax $(JAX_VENV)/bin/python $(PYTEST) -m "not slow" $(JAX_TESTS)
 
 # muda's pitch and time deformers run `rubberband`; its DynamicRangeCompression runs `sox`.
 system-programs:
