@@ -119,11 +119,21 @@ class FeatureSettings:
         shorter clips are zero-padded.
     pcen : bool
         Append, after the log-mel (and its delta), the per-channel energy normalization of
-        the same mel power (``librosa.pcen`` with its default gain, bias, power and 0.4 s
-        time constant, on the power scaled by 2**31 as librosa advises for float audio): an
-        automatic gain control per band (each band divided by a smoothed copy of its own
-        recent energy), so a steady background is suppressed and onsets stand out
-        (``mclnn`` preset).
+        the same mel power (``librosa.pcen``, on the power scaled by 2**31 as librosa advises
+        for float audio): an automatic gain control per band (each band divided by a
+        smoothed copy of its own recent energy), so a steady background is suppressed and
+        onsets stand out (``mclnn`` preset).
+    pcen_time_constant, pcen_gain, pcen_bias, pcen_power : float
+        ``librosa.pcen``'s ``time_constant`` (seconds the smoothed energy looks back; > 0),
+        ``gain`` (how far the smoothed energy divides the band out, 0-1), ``bias`` and
+        ``power`` (the root compression after the gain, >= 0); librosa's defaults 0.4, 0.98,
+        2 and 0.5. Only with ``pcen``.
+    pcen_settled : bool
+        Start each band's smoothed energy at the band's mean energy over the clip's first
+        ``pcen_time_constant`` seconds, as if the sound had been going on before the clip
+        began. librosa starts it from near silence, so
+        the first ``pcen_time_constant`` seconds of every clip come out as a loud onset in
+        every band (about 1 s in 5 at 2 s). Only with ``pcen``.
     band_centering : bool
         Subtract from each band of the clip's log-mel its mean over the clip's kept frames
         (the delta is unchanged): a recording chain's steady colouring (microphone, room,
@@ -148,6 +158,11 @@ class FeatureSettings:
     trim_and_repeat: bool = False
     trim_top_db: float = 60.0
     pcen: bool = False
+    pcen_time_constant: float = 0.4
+    pcen_gain: float = 0.98
+    pcen_bias: float = 2.0
+    pcen_power: float = 0.5
+    pcen_settled: bool = False
     band_centering: bool = False
 
     def __post_init__(self):
@@ -168,6 +183,7 @@ class FeatureSettings:
             raise ParameterError(f"features.delta is not part of the {self.preset} preset; set delta: false")
         if self.pcen and not self.feature_preset.takes_delta:
             raise ParameterError(f"features.pcen is not part of the {self.preset} preset; set pcen: false")
+        self._check_pcen_parameters()
         if self.clip_seconds is not None:
             check_positive("clip_seconds", self.clip_seconds)
             if self.clip_frames < self.n_frames:
@@ -178,6 +194,20 @@ class FeatureSettings:
                 )
         if self.trim_and_repeat and self.clip_seconds is None:
             raise ParameterError("features.trim_and_repeat needs features.clip_seconds (the length to fill)")
+
+    def _check_pcen_parameters(self):
+        parameters = {name: getattr(self, f"pcen_{name}") for name in ("time_constant", "gain", "bias", "power", "settled")}
+        changed = [name for name, value in parameters.items()
+                   if value != getattr(FeatureSettings, f"pcen_{name}")]
+        if changed and not self.pcen:
+            raise ParameterError(f"features.pcen_{changed[0]} has no effect without features.pcen; "
+                                 "set pcen: true or leave it out")
+        check_positive("features.pcen_time_constant", self.pcen_time_constant)
+        if not 0 <= self.pcen_gain <= 1:
+            raise ParameterError(f"features.pcen_gain must be between 0 and 1, got {self.pcen_gain}")
+        for name in ("bias", "power"):
+            if parameters[name] < 0:
+                raise ParameterError(f"features.pcen_{name} must be >= 0, got {parameters[name]}")
 
     @property
     def feature_preset(self):

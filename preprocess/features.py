@@ -6,6 +6,7 @@ import functools
 
 import librosa
 import numpy as np
+import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
 from mclnn.config import FeatureSettings
@@ -90,7 +91,7 @@ def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     The mel power spectrogram (bands from ``fmin`` to ``fmax``) is converted with
     ``power_to_db(ref=np.max)`` over the whole clip (or, with ``db_reference='absolute'``,
     ``power_to_db(ref=1, amin=1e-10)``); the delta and, with ``settings.pcen``, ``librosa.pcen`` of the mel power
-    (scaled by :data:`PCEN_SCALE`) are computed on the whole clip too, and all are then cut to
+    (scaled by :data:`PCEN_SCALE`, with the ``pcen_*`` settings) are computed on the whole clip too, and all are then cut to
     the frames given by :func:`frame_range`. Equal to the plain librosa computation
     (``melspectrogram`` + ``power_to_db`` + ``feature.delta``), with the mel basis
     built once per setting and the delta from :func:`first_order_delta`.
@@ -118,9 +119,25 @@ def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
     if settings.delta:
         blocks.append(first_order_delta(log_mel, width=settings.delta_width)[:, start:stop])
     if settings.pcen:
-        pcen = librosa.pcen(mel * PCEN_SCALE, sr=settings.sample_rate, hop_length=settings.hop_length)
-        blocks.append(pcen[:, start:stop])
+        blocks.append(_pcen(mel * PCEN_SCALE, settings=settings)[:, start:stop])
     return np.ascontiguousarray(np.concatenate(blocks).T, dtype=np.float32)
+
+
+def _pcen(mel_power, *, settings):
+    """``librosa.pcen`` of a (scaled) mel power with the ``pcen_*`` settings.
+
+    Settled, each band's smoother starts at the band's mean power over the first time
+    constant (at least one frame; not the first frame alone, which the centred STFT pads).
+    """
+    settled_start = None
+    if settings.pcen_settled:
+        frames = settings.pcen_time_constant * settings.sample_rate / settings.hop_length
+        smoothing = (np.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2)  # librosa's own coefficient for this constant
+        opening = mel_power[:, :max(1, round(frames))].mean(axis=1, keepdims=True)
+        settled_start = scipy.signal.lfilter_zi([smoothing], [1, smoothing - 1]) * opening
+    return librosa.pcen(mel_power, sr=settings.sample_rate, hop_length=settings.hop_length,
+                        time_constant=settings.pcen_time_constant, gain=settings.pcen_gain, bias=settings.pcen_bias,
+                        power=settings.pcen_power, zi=settled_start)
 
 
 def first_order_delta(data: np.ndarray, *, width: int = 9) -> np.ndarray:

@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import librosa
 import numpy as np
@@ -142,6 +143,63 @@ def test_pcen_follows_the_log_mel_and_delta_and_equals_librosa(rng):
     mel = librosa.feature.melspectrogram(y=y, sr=22050, n_fft=1024, hop_length=512, n_mels=40)
     expected = librosa.pcen(mel * 2.0**31, sr=22050, hop_length=512)[:, 3:33].T
     np.testing.assert_allclose(features[:, 80:], expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("parameters", [dict(time_constant=0.06), dict(time_constant=2.0, gain=0.8),
+                                        dict(bias=10.0, power=0.25), dict(bias=0.0, power=0.0)])
+def test_pcen_parameters_reach_librosa(rng, parameters):
+    y = (0.05 * rng.standard_normal(22050)).astype(np.float32)
+    settings = FeatureSettings(n_mels=20, n_frames=30, pcen=True, **{f"pcen_{k}": v for k, v in parameters.items()})
+    mel = librosa.feature.melspectrogram(y=y, sr=22050, n_fft=1024, hop_length=512, n_mels=20)
+    expected = librosa.pcen(mel * 2.0**31, sr=22050, hop_length=512, **parameters)[:, :30].T
+    default = librosa.pcen(mel * 2.0**31, sr=22050, hop_length=512)[:, :30].T
+    features = clip_features(y, settings=settings)[:, 20:]
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(features, default, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(pcen_time_constant=0.0), "features.pcen_time_constant must be positive, got 0.0"),
+    (dict(pcen_gain=1.5), "features.pcen_gain must be between 0 and 1, got 1.5"),
+    (dict(pcen_bias=-1.0), "features.pcen_bias must be >= 0, got -1.0"),
+    (dict(pcen_power=-0.5), "features.pcen_power must be >= 0, got -0.5"),
+])
+def test_bad_pcen_parameters_are_refused(setting, message):
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        FeatureSettings(pcen=True, **setting)
+
+
+def _settled_pcen_reference(power, *, sr, hop_length, time_constant, gain=0.98, bias=2.0, exponent=0.5, eps=1e-6):
+    """PCEN written out frame by frame, the smoothed energy starting at its mean over the first time constant."""
+    frames = time_constant * sr / hop_length
+    smoothing = (np.sqrt(1 + 4 * frames**2) - 1) / (2 * frames**2)
+    smoothed = power[:, :round(frames)].astype(np.float64).mean(axis=1)
+    out = np.empty(power.shape)
+    for t in range(power.shape[1]):
+        smoothed = (1 - smoothing) * smoothed + smoothing * power[:, t]
+        out[:, t] = (power[:, t] / (eps + smoothed) ** gain + bias) ** exponent - bias**exponent
+    return out
+
+
+@pytest.mark.parametrize("time_constant", [0.4, 2.0])
+def test_settled_pcen_starts_at_the_opening_power(rng, time_constant):
+    y = (0.05 * rng.standard_normal(22050 * 2)).astype(np.float32)
+    settings = FeatureSettings(n_mels=20, n_frames=80, pcen=True, pcen_time_constant=time_constant, pcen_settled=True)
+    mel = librosa.feature.melspectrogram(y=y, sr=22050, n_fft=1024, hop_length=512, n_mels=20) * 2.0**31
+    expected = _settled_pcen_reference(mel, sr=22050, hop_length=512, time_constant=time_constant)[:, :80].T
+    settled = clip_features(y, settings=settings)[:, 20:]
+    np.testing.assert_allclose(settled, expected, rtol=1e-4, atol=1e-4)
+    # Steady noise: settled, the first frames look like the rest; from silence, they are an onset.
+    unsettled = clip_features(y, settings=dataclasses.replace(settings, pcen_settled=False))[:, 20:]
+    steady = settled[40:].mean()
+    assert abs(settled[:5].mean() - steady) < 0.25 * steady < unsettled[:5].mean() - steady
+
+
+def test_pcen_parameters_need_pcen():
+    with pytest.raises(ParameterError, match="features.pcen_time_constant has no effect without features.pcen"):
+        FeatureSettings(pcen_time_constant=2.0)
+    with pytest.raises(ParameterError, match="features.pcen_settled has no effect without features.pcen"):
+        FeatureSettings(pcen_settled=True)
 
 
 def test_dcase2018_preset_has_no_pcen():
