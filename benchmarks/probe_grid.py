@@ -4,10 +4,11 @@ Each (recipe, seed) is one ``mclnn cv-train --evaluate-on validation`` run into
 ``WORK/<recipe>/seed_<s>``: no test fold is read. Runs start seed by seed (every recipe's
 first seed before any second seed), so a grid cut off by ``--deadline`` has compared the
 recipes on what it finished; a rerun resumes. Then ``mclnn compare WORK/<first> WORK/<recipe>``
-prints each recipe against the first, on the trials and seeds both finished.
+prints each recipe against the first, on the trials and seeds both finished. Recipes
+share ``--out``'s Dataset.hdf5, so they differ in model and training settings only.
 
     python benchmarks/probe_grid.py esc10-fast --out mclnn-data/esc10-fast --work /tmp/grid --parallel 2 \\
-        --seeds 0 1 --recipe fast= --recipe pcen=features.preset=pcen
+        --seeds 0 1 --recipe fast= --recipe long=training.epochs=80,training.patience=80
 """
 
 from __future__ import annotations
