@@ -7,9 +7,9 @@ import pytest
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-fast80", "esc10-fast160", "esc10-fast-logmel", "esc10-band",
-                "esc10-long", "esc10-long160", "esc10-augmented", "esc50", "esc50-augmented", "urbansound8k",
-                "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band-pcen", "esc10-fast80", "esc10-fast160", "esc10-fast-logmel",
+                "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented", "esc50", "esc50-augmented",
+                "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
 ORIGINAL_FEATURES = {
@@ -214,16 +214,20 @@ def test_esc10_fast_logmel_changes_only_the_recipe():
     assert fast.training.schedule == "cosine" and fast.training.epochs == 40 and fast.training.soft_labels
 
 
-def test_esc10_fast_is_the_logmel_recipe_on_the_band_with_pcen():
-    fast, logmel = load_config("esc10-fast"), load_config("esc10-fast-logmel")
-    assert (fast.training, fast.model, fast.folds, fast.source) == (logmel.training, logmel.model, logmel.folds,
-                                                                    logmel.source)
-    assert fast.features == replace(logmel.features, fmin=125.0, fmax=7500.0, pcen=True)
+@pytest.mark.parametrize("name, pcen", [
+    ("esc10-band-pcen", dict(pcen=True)),
+    ("esc10-fast", dict(pcen=True, pcen_time_constant=2.0, pcen_settled=True)),
+])
+def test_the_pcen_entries_are_the_logmel_recipe_on_the_band_with_pcen(name, pcen):
+    entry, logmel = load_config(name), load_config("esc10-fast-logmel")
+    assert (entry.training, entry.model, entry.folds, entry.source) == (logmel.training, logmel.model, logmel.folds,
+                                                                        logmel.source)
+    assert entry.features == replace(logmel.features, fmin=125.0, fmax=7500.0, **pcen)
 
 
 @pytest.mark.parametrize("name, shorter, epochs", [
     ("esc10-long", "esc10-fast-logmel", 80), ("esc10-long160", "esc10-fast-logmel", 160),
-    ("esc10-fast80", "esc10-fast", 80), ("esc10-fast160", "esc10-fast", 160),
+    ("esc10-fast80", "esc10-band-pcen", 80), ("esc10-fast160", "esc10-band-pcen", 160),
 ])
 def test_longer_esc10_entries_change_only_the_epoch_budget(name, shorter, epochs):
     longer, fast = load_config(name), load_config(shorter)

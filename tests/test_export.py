@@ -35,7 +35,7 @@ print(json.dumps({"probabilities": np.asarray(model.predict(clips, verbose=0)).t
 # The features of the packaged esc10-fast (a band of mel frequencies, PCEN beside the log-mel), PCEN's
 # parameters away from librosa's defaults: what the README snippet has to compute with librosa alone.
 EXPORT_FEATURES = ("features.fmin=125", "features.fmax=7500", "features.pcen=true", "features.pcen_time_constant=1.5",
-                   "features.pcen_power=0.25")
+                   "features.pcen_power=0.25", "features.pcen_settled=true")
 
 
 @pytest.fixture(scope="module")
