@@ -48,6 +48,8 @@ define install
 	# muda depends on PySoundFile, whose soundfile.py overwrites the real one and cannot find libsndfile.
 	$(1)/bin/pip install -q --force-reinstall --no-deps "$$(grep '^soundfile==' constraints.txt)"
 	$(1)/bin/python -c "import soundfile; print('libsndfile', soundfile.__libsndfile_version__)"
+	# librosa's numba cache, compiled once here rather than by several test or worker processes at once.
+	$(1)/bin/python -c "from mclnn.preprocess.augmentation import warm_numba_caches; warm_numba_caches()"
 	touch $(1)/.mclnn-installed
 endef
 

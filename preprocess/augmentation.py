@@ -11,17 +11,20 @@ from __future__ import annotations
 import functools
 import importlib.util
 import shutil
+import tempfile
+from pathlib import Path
 from typing import Iterator
 
 import librosa
 import numpy as np
 
+from mclnn.atomic import exclusive_lock
 from mclnn.preprocess.audio import soundfile
 from mclnn.config import AugmentationSettings, Deformer
 from mclnn.errors import ParameterError
 from mclnn.preprocess.deformers import DEFORMERS
 
-__all__ = ["build_deformers", "check_programs", "deform"]
+__all__ = ["build_deformers", "check_programs", "deform", "warm_numba_caches"]
 
 
 def check_programs(settings: AugmentationSettings) -> None:
@@ -150,3 +153,18 @@ def _adapted_deformers():
 def _mix(y, noise, weight):
     """muda's additive noise mix: both peak-normalized, then weighted."""
     return (1.0 - weight) * librosa.util.normalize(y) + weight * librosa.util.normalize(noise)
+
+
+def warm_numba_caches() -> None:
+    """Compile, in this process, the numba functions that muda's pitch deformers reach in librosa.
+
+    librosa keeps its numba functions compiled in an on-disk cache. Processes that compile
+    one at the same moment can leave a mismatched pair of cache files behind, and a
+    process that loads them dies of a segmentation fault (numba issue 10128; seen here on
+    a fresh install, two transform workers compiling librosa's pitch tracking at once).
+    Called before worker processes start, under a lock every mclnn process on the machine
+    shares, so that at most one process compiles and the workers only read the cache.
+    """
+    with exclusive_lock(Path(tempfile.gettempdir()) / "mclnn-librosa-numba-cache", wait=True):
+        librosa.estimate_tuning(y=np.random.default_rng(0).standard_normal(4096).astype(np.float32), sr=22050)
+

@@ -25,7 +25,7 @@ from mclnn.cluster import on_worker, task_backend
 from mclnn.config import DatasetConfig, settings_hash, write_settings
 from mclnn.errors import DatasetError, MCLNNError, ParameterError
 from mclnn.preprocess.audio import FEW_OWN_SAMPLES, check_signal, load_audio, own_audio_fraction, soundfile
-from mclnn.preprocess.augmentation import check_programs, deform
+from mclnn.preprocess.augmentation import check_programs, deform, warm_numba_caches
 from mclnn.dataset_file import FORMAT_VERSION, DatasetWriter, load_dataset
 from mclnn.preprocess.discovery import (ClipSource, changed_sources, discover_clips, source_fingerprint,
                                        source_stats)
@@ -221,6 +221,8 @@ def _write_dataset(config, clips, class_names, path, ordering_path, *, jobs, ski
     # Feature extraction releases the GIL (libsndfile, soxr, FFT, BLAS), so threads share
     # the work without re-importing librosa per worker; each thread keeps BLAS to one core.
     backend = "loky" if augmenting else "threading"
+    if augmenting:
+        warm_numba_caches()
     label_of = {name: label for label, name in enumerate(class_names)}
     group_index, skipped, stretched, ordering = {}, list(refused), [], []
     kept = _KeptClips(previous, recorded["config_hash"], sources, source_hashes)

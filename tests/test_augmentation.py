@@ -47,6 +47,25 @@ def test_variants_follow_their_original(augmented_config, small_source, tmp_path
         assert "muda" in dataset.attrs["versions"]
 
 
+@pytest.mark.parametrize("augmenting", [True, False])
+def test_librosa_numba_cache_is_warmed_before_augmenting_workers_start(augmented_config, small_source, tmp_path,
+                                                                      monkeypatch, augmenting):
+    class Warmed(Exception):
+        pass
+
+    def warm():
+        raise Warmed
+
+    monkeypatch.setattr("mclnn.preprocess.transform.warm_numba_caches", warm)
+    config = augmented_config if augmenting else load_config("toy", overrides=TINY_FEATURES)
+    if augmenting:
+        with pytest.raises(Warmed):
+            transform_dataset(config, source_dir=small_source, out_dir=tmp_path / "out", jobs=2)
+        assert not (tmp_path / "out" / "Dataset.hdf5").exists()
+    else:
+        transform_dataset(config, source_dir=small_source, out_dir=tmp_path / "out", jobs=2)
+
+
 def test_variants_are_reproducible_per_clip(rng):
     y = (0.3 * np.sin(np.arange(11025) * 0.05) + 0.01 * rng.standard_normal(11025)).astype(np.float32)
     first = list(deform(y, sr=22050, settings=PITCH_AND_NOISE, seed=11))
