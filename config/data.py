@@ -131,9 +131,9 @@ class FeatureSettings:
     pcen_settled : bool
         Start each band's smoothed energy at the band's mean energy over the clip's first
         ``pcen_time_constant`` seconds, as if the sound had been going on before the clip
-        began. librosa starts it from near silence, so
-        the first ``pcen_time_constant`` seconds of every clip come out as a loud onset in
-        every band (about 1 s in 5 at 2 s). Only with ``pcen``.
+        began. librosa starts it from near silence, so the first ``pcen_time_constant``
+        seconds of every clip come out as a loud onset in every band (about 1 s in 5 at
+        2 s). Only with ``pcen``.
     band_centering : bool
         Subtract from each band of the clip's log-mel its mean over the clip's kept frames
         (the delta is unchanged): a recording chain's steady colouring (microphone, room,
@@ -196,7 +196,8 @@ class FeatureSettings:
             raise ParameterError("features.trim_and_repeat needs features.clip_seconds (the length to fill)")
 
     def _check_pcen_parameters(self):
-        parameters = {name: getattr(self, f"pcen_{name}") for name in ("time_constant", "gain", "bias", "power", "settled")}
+        names = ("time_constant", "gain", "bias", "power", "settled")
+        parameters = {name: getattr(self, f"pcen_{name}") for name in names}
         changed = [name for name, value in parameters.items()
                    if value != getattr(FeatureSettings, f"pcen_{name}")]
         if changed and not self.pcen:

@@ -167,4 +167,3 @@ def warm_numba_caches() -> None:
     """
     with exclusive_lock(Path(tempfile.gettempdir()) / "mclnn-librosa-numba-cache", wait=True):
         librosa.estimate_tuning(y=np.random.default_rng(0).standard_normal(4096).astype(np.float32), sr=22050)
-

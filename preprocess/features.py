@@ -90,11 +90,12 @@ def log_mel_features(y: np.ndarray, *, settings: FeatureSettings) -> np.ndarray:
 
     The mel power spectrogram (bands from ``fmin`` to ``fmax``) is converted with
     ``power_to_db(ref=np.max)`` over the whole clip (or, with ``db_reference='absolute'``,
-    ``power_to_db(ref=1, amin=1e-10)``); the delta and, with ``settings.pcen``, ``librosa.pcen`` of the mel power
-    (scaled by :data:`PCEN_SCALE`, with the ``pcen_*`` settings) are computed on the whole clip too, and all are then cut to
-    the frames given by :func:`frame_range`. Equal to the plain librosa computation
-    (``melspectrogram`` + ``power_to_db`` + ``feature.delta``), with the mel basis
-    built once per setting and the delta from :func:`first_order_delta`.
+    ``power_to_db(ref=1, amin=1e-10)``); the delta and, with ``settings.pcen``, ``librosa.pcen``
+    of the mel power (scaled by :data:`PCEN_SCALE`, with the ``pcen_*`` settings) are computed
+    on the whole clip too, and all are then cut to the frames given by :func:`frame_range`.
+    Equal to the plain librosa computation (``melspectrogram`` + ``power_to_db`` +
+    ``feature.delta``), with the mel basis built once per setting and the delta from
+    :func:`first_order_delta`.
 
     Parameters
     ----------

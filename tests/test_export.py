@@ -57,8 +57,9 @@ def test_the_exported_model_gives_predicts_probabilities_without_mclnn(trained, 
     expected = predict_clips(load_trained_models(trained / "trial_02" if trial else trained), clips)
     described = json.loads(path.with_suffix(".json").read_text())
     assert described["class_names"] == expected.class_names and len(described["models"]) == (1 if trial else 2)
-    features = np.stack([clip_features(load_audio(file, sr=described["features"]["sample_rate"]),
-                                       settings=load_config("toy", overrides=EXPORT_FEATURES).features) for _, file in clips])
+    settings = load_config("toy", overrides=EXPORT_FEATURES).features
+    features = np.stack([clip_features(load_audio(file, sr=described["features"]["sample_rate"]), settings=settings)
+                         for _, file in clips])
     np.save(tmp_path / "clips.npy", features)
     ran = subprocess.run([sys.executable, "-c", _PLAIN_KERAS, str(path), str(tmp_path / "clips.npy")],
                          capture_output=True, text=True, check=True, cwd=tmp_path)
