@@ -8,9 +8,8 @@ from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
 ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band-pcen", "esc10-fast80", "esc10-fast160", "esc10-settled80",
-                "esc10-fast-logmel",
-                "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented", "esc50", "esc50-augmented",
-                "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
+                "esc10-fast-logmel", "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented", "esc50",
+                "esc50-augmented", "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
 ORIGINAL_FEATURES = {
