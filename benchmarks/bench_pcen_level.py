@@ -27,7 +27,8 @@ from mclnn.preprocess import discover_clips
 from mclnn.preprocess.features import clip_features
 
 #: (gain, bias, power): librosa's defaults first, then the values PCEN's analysis for outdoor
-#: recordings uses (Lostanlen et al., IEEE SPL 2019), then each of its changes at the default gain.
+#: recordings uses (Lostanlen et al., IEEE SPL 2019), then their bias and power at the default
+#: gain, their power alone, and a gain of 1 (no level left at all).
 PARAMETERS = [(0.98, 2.0, 0.5), (0.8, 10.0, 0.25), (0.98, 10.0, 0.25), (0.98, 2.0, 0.25), (1.0, 2.0, 0.5)]
 
 
