@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping
 
 from mclnn.errors import ParameterError
 
-__all__ = ["FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "Registry", "SCHEDULES", "TRAINING_MODES"]
+__all__ = ["FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "POOLINGS", "Registry", "SCHEDULES", "TRAINING_MODES"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,13 @@ SCHEDULES = Registry("training.schedule", {
 MONITORS = Registry("training.monitor", {
     "val_accuracy": "mclnn.train.fit.monitors:VALIDATION_ACCURACY",
     "val_loss": "mclnn.train.fit.monitors:VALIDATION_LOSS",
+})
+
+#: ``model.pooling``: MCLNN's temporal pooling, as the segment model's pooling layer (:mod:`mclnn.train.model.pooling`).
+POOLINGS = Registry("model.pooling", {
+    "average": "keras.layers:GlobalAveragePooling1D",
+    "max": "keras.layers:GlobalMaxPooling1D",
+    "average+max": "mclnn.train.model.pooling:AverageMaxPooling1D",
 })
 
 #: ``features.preset``: how a clip's features are computed (:mod:`mclnn.preprocess.feature_presets`).

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mclnn.config.checks import check_choice, check_positive
 from mclnn.errors import ParameterError
-from mclnn.variants import MONITORS, SCHEDULES, TRAINING_MODES
+from mclnn.variants import MONITORS, POOLINGS, SCHEDULES, TRAINING_MODES
 
 __all__ = ["ModelSettings", "TrainingSettings"]
 
@@ -39,6 +39,9 @@ class ModelSettings:
         Keras initializer of every layer's kernel.
     extra_frames : int
         Frames beyond the 2 * sum(order) + 1 the MCLNN layers consume; pooled over.
+    pooling : {'average', 'max', 'average+max'}
+        How those frames are pooled (:mod:`mclnn.train.model.pooling`): their mean (the
+        original work's), their maximum, or the sum of both.
     """
 
     hidden: tuple[int, ...] = (300,)
@@ -50,6 +53,7 @@ class ModelSettings:
     dropout: tuple[float, ...] = (0.01, 0.5, 0.5, 0.1)
     initializers: tuple[str, ...] = ("he_normal", "glorot_uniform", "glorot_uniform", "glorot_uniform")
     extra_frames: int = 40
+    pooling: str = "average"
 
     def __post_init__(self):
         layers = len(self.hidden)
@@ -77,6 +81,7 @@ class ModelSettings:
             raise ParameterError(f"model.dropout rates must be in [0, 1), got {list(self.dropout)}")
         if self.extra_frames < 0:
             raise ParameterError(f"model.extra_frames must be >= 0, got {self.extra_frames}")
+        POOLINGS.check(self.pooling)
 
     @property
     def layer_masked(self) -> tuple[bool, ...]:

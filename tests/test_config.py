@@ -128,6 +128,8 @@ def test_a_setting_at_its_default_leaves_the_hash_as_it_was():
     ({"dataset": "esc10", "overrides": ["features.n_mels"]}, r"expected section.key=value"),
     ({"dataset": "esc10", "overrides": ["reports.units=3"]}, r"unknown section\(s\) reports"),
     ({"dataset": "esc10", "overrides": ["source.layout=zip"]}, r"layout must be one of folders, csv"),
+    ({"dataset": "esc10", "overrides": ["model.pooling=median"]},
+     r"model.pooling must be one of average, max, average\+max; got 'median'"),
     ({"dataset": "esc10", "overrides": ["source.fold_pattern=^\\d+-"]}, r"needs exactly one group"),
     ({"dataset": "esc10", "overrides": ["source.layout=csv"]}, r"source.csv is required"),
     ({"dataset": "esc10", "config_path": "/nonexistent.yaml"}, r"--config /nonexistent.yaml: no such file"),

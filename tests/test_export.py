@@ -38,25 +38,40 @@ EXPORT_FEATURES = ("features.fmin=125", "features.fmax=7500", "features.pcen=tru
                    "features.pcen_power=0.25", "features.pcen_settled=true")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    config = load_config("toy", overrides=[*EXPORT_FEATURES, "training.epochs=2"])
+def _trained(root, *, overrides=(), trials=(1, 2)):
+    """The weights folder of toy's trials ``trials``, trained 2 epochs with EXPORT_FEATURES and ``overrides``."""
+    config = load_config("toy", overrides=[*EXPORT_FEATURES, "training.epochs=2", *overrides])
     transform_dataset(config, source_dir=write_toy_dataset(root / "audio"), out_dir=root / "out")
     make_folds(config, dataset_file=dataset_path(root / "out"), out_dir=root / "out", k=4, seed=0)
-    for trial in (1, 2):
+    for trial in trials:
         cv_train(config, out_dir=root / "out", trial=trial)
     return weights_dir(root / "out", {"tag": "TOY", "k": 4})
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return _trained(tmp_path_factory.mktemp("export"))
+
+
 @pytest.mark.parametrize("trial", [None, 2])
 def test_the_exported_model_gives_predicts_probabilities_without_mclnn(trained, tmp_path, trial):
+    _check_export_against_predict(trained, tmp_path, trial=trial, trials=2)
+
+
+def test_an_exported_model_with_average_and_max_pooling_needs_no_mclnn(tmp_path):
+    """``model.pooling=average+max`` is an mclnn layer in training; the export writes it with Keras' own layers."""
+    trained = _trained(tmp_path / "trained", overrides=["model.pooling=average+max"], trials=(1,))
+    _check_export_against_predict(trained, tmp_path, trial=None, trials=1)
+
+
+def _check_export_against_predict(trained, tmp_path, *, trial, trials):
+    """Export ``trained`` (or its ``trial``), run the file in a Python without mclnn: predict's probabilities."""
     path = tmp_path / "toy.keras"
     export_classifier(trained, path, trial=trial)
     clips = list_clips(write_toy_dataset(tmp_path / "new", clips_per_class=1, seed=4))
-    expected = predict_clips(load_trained_models(trained / "trial_02" if trial else trained), clips)
+    expected = predict_clips(load_trained_models(trained / f"trial_{trial:02d}" if trial else trained), clips)
     described = json.loads(path.with_suffix(".json").read_text())
-    assert described["class_names"] == expected.class_names and len(described["models"]) == (1 if trial else 2)
+    assert described["class_names"] == expected.class_names and len(described["models"]) == (1 if trial else trials)
     settings = load_config("toy", overrides=EXPORT_FEATURES).features
     features = np.stack([clip_features(load_audio(file, sr=described["features"]["sample_rate"]), settings=settings)
                          for _, file in clips])

@@ -145,12 +145,13 @@ def test_banded_and_dense_have_the_same_gradients(rng):
     assert np.all(gradients["banded"][0][:, mask == 0] == 0)
 
 
+@pytest.mark.parametrize("pooling", ["average", "max", "average+max"])
 @pytest.mark.parametrize("step", [1, 3])
-def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
+def test_clip_level_outputs_equal_per_segment_outputs(rng, step, pooling):
     from mclnn.train.model.mclnn import clip_model, scoring_model, segment_model
     from mclnn.train.clips.segments import segment_starts
 
-    settings = load_config("esc10").model
+    settings = load_config("esc10", overrides=[f"model.pooling={pooling}"]).model
     model = build_model(settings, n_features=120, n_classes=10, seed=2)
     clips = rng.standard_normal((2, 130, 120)).astype(np.float32)
     starts = segment_starts(130, segment_frames=101, step=step)
@@ -161,4 +162,20 @@ def test_clip_level_outputs_equal_per_segment_outputs(rng, step):
     scored = np.asarray(scoring_model(model, step=step).predict_on_batch(clips))  # the XLA path
     np.testing.assert_allclose(scored.reshape(-1, 10), per_segment, atol=1e-5)
     rebuilt = segment_model(clip_model(model, step=step), segment_frames=101)
+    assert type(rebuilt.get_layer("pool")) is type(model.get_layer("pool"))
     np.testing.assert_array_equal(rebuilt.predict(clips[:, :101], verbose=0), model.predict(clips[:, :101], verbose=0))
+
+
+@pytest.mark.parametrize("pooling", ["max", "average+max"])
+def test_pooling_is_what_it_says_and_saves(tmp_path, rng, pooling):
+    """The pooled units are the frames' maximum (plus their mean); a saved model loads with it."""
+    settings = load_config("toy", overrides=[f"model.pooling={pooling}"]).model
+    model = build_model(settings, n_features=80, n_classes=5, seed=1)
+    segments = rng.standard_normal((3, settings.segment_frames, 80)).astype(np.float32)
+    frames = np.asarray(keras.Model(model.inputs[0], model.get_layer("prelu0").output)(segments))
+    expected = frames.max(axis=1) + (frames.mean(axis=1) if pooling == "average+max" else 0)
+    pooled = np.asarray(keras.Model(model.inputs[0], model.get_layer("pool").output)(segments))
+    np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_array_equal(loaded.predict(segments, verbose=0), model.predict(segments, verbose=0))

@@ -8,6 +8,7 @@ from keras import ops
 
 from mclnn.config import ModelSettings
 from mclnn.train.model.layers import MaskedConditional
+from mclnn.train.model.pooling import global_pooling, segment_pooling, windowed_pooling
 from mclnn.train.clips.segments import INFERENCE_CLIPS
 
 __all__ = ["PerSegment", "build_model", "clip_model", "clip_segment_probabilities", "predict_padded", "scoring_model",
@@ -42,7 +43,8 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
     """A fresh, uncompiled MCLNN model for segments of ``settings.segment_frames`` frames.
 
     Per MCLNN layer: dropout on its input, :class:`MaskedConditional`, PReLU. Then
-    global average pooling over the remaining frames, the dense layers (dropout, dense,
+    pooling over the remaining frames (``settings.pooling``,
+    :mod:`mclnn.train.model.pooling`), the dense layers (dropout, dense,
     PReLU), dropout and a softmax output. PReLU slopes are per unit and shared over
     time, so a layer treats every frame alike (the layers stay convolutions over time).
 
@@ -74,7 +76,7 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
         ]
-    layers.append(keras.layers.GlobalAveragePooling1D(name="pool"))
+    layers.append(global_pooling(settings.pooling))
     n_mclnn = len(settings.hidden)
     for offset, units in enumerate(settings.dense):
         index = n_mclnn + offset
@@ -103,8 +105,8 @@ def clip_model(model: keras.Sequential, *, step: int) -> keras.Model:
     """The same layers (and weights) applied to whole clips: every segment's output at once.
 
     MCLNN layers are convolutions over time, so they run once over a clip; the
-    segment-wise global average becomes an average pool over windows of the segment's
-    pooled length, ``step`` frames apart, and the dense layers run per segment. For a
+    segment-wise pooling becomes the same pooling over windows of the segment's pooled
+    length, ``step`` frames apart, and the dense layers run per segment. For a
     clip of ``n`` frames the output is ``(len(segment_starts(n)), n_classes)``, equal in
     inference to running the model on each segment. In training, overlapping segments of
     a clip share the dropout masks of the MCLNN layers' inputs.
@@ -124,8 +126,9 @@ def clip_model(model: keras.Sequential, *, step: int) -> keras.Model:
     inputs = keras.Input(shape=(None, model.input_shape[-1]), name="clip")
     outputs, pooled = inputs, False
     for layer in model.layers:
-        if isinstance(layer, keras.layers.GlobalAveragePooling1D):
-            outputs = keras.layers.AveragePooling1D(layer.input.shape[1], strides=step, name="segment_pool")(outputs)
+        windows = windowed_pooling(layer, window=layer.input.shape[1], step=step, name="segment_pool")
+        if windows is not None:
+            outputs = windows(outputs)
             pooled = True
         elif pooled:
             outputs = PerSegment(layer, name=f"segments_{layer.name}")(outputs)
@@ -138,8 +141,9 @@ def segment_model(clips: keras.Model, *, segment_frames: int) -> keras.Sequentia
     """The per-segment model sharing the layers of a :func:`clip_model` (the inverse of it)."""
     layers = []
     for layer in clips.layers[1:]:
-        if isinstance(layer, keras.layers.AveragePooling1D):
-            layers.append(keras.layers.GlobalAveragePooling1D(name="pool"))
+        pooling = segment_pooling(layer)
+        if pooling is not None:
+            layers.append(pooling)
         elif isinstance(layer, PerSegment):
             layers.append(layer.layer)
         else:

@@ -4,7 +4,8 @@ Input: a clip's feature matrix ``(frames, n_features)``, any number of frames of
 segment, as ``transform`` computes them (``FILE.json`` beside the model records how). Inside,
 per trial: its standardization (a ``Normalization`` layer holding the trial's statistics),
 each MCLNN layer as the masked valid convolution over time it is (a ``Conv1D`` whose kernel
-is ``W * M``), PReLU, the segment pooling as an ``AveragePooling1D`` one segment wide and
+is ``W * M``), PReLU, the segment pooling as an ``AveragePooling1D`` (a ``MaxPooling1D``, or
+the ``Add`` of both, for ``model.pooling`` max or average+max) one segment wide and
 ``step`` frames apart, the dense layers per segment and the softmax; then the mean over the
 clip's segments (the mean-probability vote) and over the trials. Output: class probabilities.
 """
@@ -21,6 +22,7 @@ import numpy as np
 from mclnn.atomic import atomic_path, atomic_write_text
 from mclnn.errors import ParameterError
 from mclnn.train.model.layers import MaskedConditional
+from mclnn.train.model.pooling import plain_windowed_pooling
 from mclnn.train.predict.models import TrainedModel, load_trained_models
 
 __all__ = ["export_classifier"]
@@ -91,10 +93,9 @@ def _branch(trained: TrainedModel, clip, *, prefix: str):
             convolution = keras.layers.Conv1D(layer.units, 2 * layer.order + 1, padding="valid", name=prefix + layer.name)
             outputs = convolution(outputs)
             convolution.set_weights([np.asarray(layer.kernel) * np.asarray(layer.mask), np.asarray(layer.bias)])
-        elif isinstance(layer, keras.layers.GlobalAveragePooling1D):
-            outputs = keras.layers.AveragePooling1D(layer.input.shape[1], strides=info.step,
-                                                    name=f"{prefix}segments")(outputs)
-            pooled = True
+        elif (windows := plain_windowed_pooling(layer, outputs, window=layer.input.shape[1], step=info.step,
+                                                 name=f"{prefix}segments")) is not None:
+            outputs, pooled = windows, True
         elif isinstance(layer, keras.layers.PReLU):
             # Slopes are per unit; after pooling the segments take the time axis, so it is shared there too.
             prelu = keras.layers.PReLU(shared_axes=[1], name=prefix + layer.name)
