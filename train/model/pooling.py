@@ -44,6 +44,7 @@ class AverageMaxPooling1D(keras.layers.Layer):
 
     @property
     def is_global(self) -> bool:
+        """Whether it pools all frames (a segment model's layer) rather than windows (a clip model's)."""
         return self.pool_size is None
 
     def call(self, inputs):
