@@ -72,6 +72,7 @@ MODEL_KINDS = Registry("--model", {
 #: ``training.mode``: how training batches are formed (:mod:`mclnn.train.model.training_modes`).
 TRAINING_MODES = Registry("training.mode", {
     "clip": "mclnn.train.model.training_modes:CLIP_TRAINING",
+    "clip-mean": "mclnn.train.model.training_modes:CLIP_MEAN_TRAINING",
     "segment": "mclnn.train.model.training_modes:SEGMENT_TRAINING",
 })
 

@@ -117,11 +117,13 @@ class TrainingSettings:
     seed : int
         Seeds weights (trial i: ``seed + 1000 * i``), dropout, shuffling and batch
         augmentation (``seed + i``).
-    mode : {'clip', 'segment'}
+    mode : {'clip', 'clip-mean', 'segment'}
         ``clip`` (the default): batches of whole clips through the clip-level model,
         every segment's loss counted; overlapping segments of a clip share the dropout
-        masks of the MCLNN layers' inputs. ``segment``: every segment is a sample of its
-        own (the original work); about 40 times slower (benchmarks/RESULTS.md).
+        masks of the MCLNN layers' inputs. ``clip-mean``: the same batches, one loss a
+        clip, on the mean of its segments' probabilities (validation stays per segment).
+        ``segment``: every segment is a sample of its own (the original work); about 40
+        times slower (benchmarks/RESULTS.md).
     schedule : {'constant', 'cosine', 'one-cycle', 'plateau'}
         The learning rate over training (:mod:`mclnn.train.fit.schedules`): constant;
         linear warm-up over ``warmup_epochs`` then cosine decay to ``min_learning_rate``

@@ -30,7 +30,7 @@ def out(toy_folds, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["segment", "clip"])
+@pytest.mark.parametrize("mode", ["segment", "clip", "clip-mean"])
 def test_two_trials_learn_well_above_chance_and_report(out, mode):
     config = toy_config(f"training.mode={mode}")
     cv_train(config, out_dir=out, trial=1, pictures=True)
@@ -65,7 +65,7 @@ def test_two_trials_learn_well_above_chance_and_report(out, mode):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["segment", "clip"])
+@pytest.mark.parametrize("mode", ["segment", "clip", "clip-mean"])
 def test_rerun_skips_finished_and_resumes_interrupted(out, mode):
     config = toy_config(f"training.mode={mode}")
     epochs_seen = []

@@ -162,10 +162,10 @@ class SegmentBatches:
 
 
 class ClipBatches:
-    """Batches of whole clips and their per-segment labels, for the clip-level model.
+    """Batches of whole clips and their labels, for the clip-level model.
 
     Clips of equal length are batched together; each clip's label is repeated once per
-    segment, matching :func:`mclnn.train.model.clip_model`'s output.
+    segment, matching :func:`mclnn.train.model.clip_model`'s output, or given once a clip.
 
     Parameters
     ----------
@@ -174,11 +174,14 @@ class ClipBatches:
     clips_per_batch : int
     shuffle_seed : int, optional
         Shuffle clips, anew every epoch, with this seed; None keeps clip order.
+    clip_labels : bool
+        One label a clip (``(clips,)``) instead of one a segment (``(clips, segments)``).
     """
 
     def __init__(self, clips: StandardizedClips, *, segment_frames: int, step: int, clips_per_batch: int,
-                 shuffle_seed: int | None = None):
+                 shuffle_seed: int | None = None, clip_labels: bool = False):
         self.clips = clips
+        self.clip_labels = clip_labels
         self.lengths = lengths = np.diff(clips.offsets)
         self.segments_per_clip = np.array([len(segment_starts(n, segment_frames=segment_frames, step=step))
                                            for n in lengths])
@@ -196,9 +199,11 @@ class ClipBatches:
 
     def rows(self, batch: int) -> tuple[np.ndarray, int, np.ndarray]:
         """A batch as indices: each clip's first row in ``clips.frames``, frames per clip (equal in a batch),
-        and the per-segment labels."""
+        and the labels (per segment, or per clip with ``clip_labels``)."""
         positions = self.batches[batch]
-        labels = np.repeat(self.clips.labels[positions][:, None], self.segments_per_clip[positions[0]], axis=1)
+        labels = self.clips.labels[positions]
+        if not self.clip_labels:
+            labels = np.repeat(labels[:, None], self.segments_per_clip[positions[0]], axis=1)
         return self.clips.offsets[positions], int(self.lengths[positions[0]]), labels
 
     def on_epoch_end(self) -> None:

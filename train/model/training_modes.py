@@ -2,8 +2,9 @@
 
 ``segment`` is the original work's semantics, every segment a sample of its own;
 ``clip`` feeds whole clips through the clip-level model (:func:`mclnn.train.model.clip_model`),
-computing each frame once for all the segments that contain it. :data:`mclnn.variants.TRAINING_MODES`
-maps ``training.mode`` to a mode.
+computing each frame once for all the segments that contain it; ``clip-mean`` does the same
+with one loss a clip, on the mean of its segments' probabilities (what the mean-probability
+vote scores). :data:`mclnn.variants.TRAINING_MODES` maps ``training.mode`` to a mode.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from mclnn.train.model.mclnn import clip_model, segment_model
 from mclnn.train.clips.segments import INFERENCE_CLIPS, ClipBatches, SegmentBatches, StandardizedClips
 
-__all__ = ["CLIP_TRAINING", "SEGMENT_TRAINING", "ClipTraining", "SegmentSizes", "SegmentTraining", "TrainingMode"]
+__all__ = ["CLIP_MEAN_TRAINING", "CLIP_TRAINING", "SEGMENT_TRAINING", "ClipMeanTraining", "ClipTraining", "SegmentSizes",
+           "SegmentTraining", "TrainingMode"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class ClipTraining(TrainingMode):
     segments of a clip share the dropout masks of the MCLNN layers' inputs.
     """
 
+    #: One label a clip rather than one a segment.
+    clip_labels = False
+
     def trainable(self, model, sizes):
         return clip_model(model, step=sizes.step)
 
@@ -90,7 +95,8 @@ class ClipTraining(TrainingMode):
         segment = {"segment_frames": sizes.segment_frames, "step": sizes.step}
         segments = np.median(ClipBatches(clips, **segment, clips_per_batch=1).segments_per_clip)
         per_batch = max(1, round(sizes.batch_size / segments))
-        return ClipBatches(clips, **segment, clips_per_batch=per_batch, shuffle_seed=shuffle_seed)
+        return ClipBatches(clips, **segment, clips_per_batch=per_batch, shuffle_seed=shuffle_seed,
+                           clip_labels=self.clip_labels)
 
     def validation(self, model, trainable, clips, sizes, *, compile):
         # Scored through XLA, like the test clips; the clip model shares the trained weights.
@@ -100,5 +106,26 @@ class ClipTraining(TrainingMode):
                                       clips_per_batch=INFERENCE_CLIPS)
 
 
+class ClipMeanTraining(ClipTraining):
+    """Batches of whole clips, one loss a clip: on the mean of its segments' probabilities.
+
+    Training then scores what the mean-probability vote scores, and a segment that does
+    not hold the clip's sound is not pushed towards its label on its own. Validation is
+    :class:`ClipTraining`'s, segment by segment, so the monitor means the same in both.
+    """
+
+    clip_labels = True
+
+    def trainable(self, model, sizes):
+        clips = super().trainable(model, sizes)
+        inputs = keras.Input(shape=clips.input_shape[1:], name="clip")
+        mean = keras.layers.GlobalAveragePooling1D(name="segment_mean")(clips(inputs))
+        return keras.Model(inputs, mean, name="mclnn_clip_mean")
+
+    def kept(self, trainable, sizes):
+        return super().kept(trainable.get_layer("mclnn_clips"), sizes)
+
+
 SEGMENT_TRAINING = SegmentTraining()
 CLIP_TRAINING = ClipTraining()
+CLIP_MEAN_TRAINING = ClipMeanTraining()
