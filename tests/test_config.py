@@ -7,8 +7,8 @@ import pytest
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band-pcen", "esc10-fast80", "esc10-fast160", "esc10-settled80",
-                "esc10-settled160", "esc10-fast-logmel", "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented",
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band-pcen", "esc10-fast80", "esc10-fast160", "esc10-settled",
+                "esc10-settled80", "esc10-settled160", "esc10-fast-logmel", "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented",
                 "esc50", "esc50-augmented", "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
@@ -218,7 +218,7 @@ def test_esc10_fast_logmel_changes_only_the_recipe():
 
 @pytest.mark.parametrize("name, pcen", [
     ("esc10-band-pcen", dict(pcen=True)),
-    ("esc10-fast", dict(pcen=True, pcen_time_constant=2.0, pcen_settled=True)),
+    ("esc10-settled", dict(pcen=True, pcen_time_constant=2.0, pcen_settled=True)),
 ])
 def test_the_pcen_entries_are_the_logmel_recipe_on_the_band_with_pcen(name, pcen):
     entry, logmel = load_config(name), load_config("esc10-fast-logmel")
@@ -230,13 +230,21 @@ def test_the_pcen_entries_are_the_logmel_recipe_on_the_band_with_pcen(name, pcen
 @pytest.mark.parametrize("name, shorter, epochs", [
     ("esc10-long", "esc10-fast-logmel", 80), ("esc10-long160", "esc10-fast-logmel", 160),
     ("esc10-fast80", "esc10-band-pcen", 80), ("esc10-fast160", "esc10-band-pcen", 160),
-    ("esc10-settled80", "esc10-fast", 80), ("esc10-settled160", "esc10-fast", 160),
+    ("esc10-settled80", "esc10-settled", 80), ("esc10-settled160", "esc10-settled", 160),
 ])
 def test_longer_esc10_entries_change_only_the_epoch_budget(name, shorter, epochs):
     longer, fast = load_config(name), load_config(shorter)
     assert _data_and_model(longer) == _data_and_model(fast)
     assert (longer.training.epochs, longer.training.patience) == (epochs, epochs)
     assert replace(longer.training, epochs=fast.training.epochs, patience=fast.training.patience) == fast.training
+
+
+def test_esc10_fast_is_esc10_settled_on_71_frame_segments_over_52_epochs():
+    fast, settled = load_config("esc10-fast"), load_config("esc10-settled")
+    assert (fast.features, fast.folds, fast.source) == (settled.features, settled.folds, settled.source)
+    assert fast.model == replace(settled.model, extra_frames=10) and fast.model.segment_frames == 71
+    # 6 clips a batch, as esc10-settled's 600 segments of 101 frames are.
+    assert fast.training == replace(settled.training, batch_size=780, epochs=52, patience=52)
 
 
 def test_a_config_file_that_is_not_text_is_one_line(tmp_path):
