@@ -7,8 +7,9 @@ import pytest
 from mclnn.config import available_datasets, load_config, settings_hash
 from mclnn.errors import ParameterError
 
-ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-band-pcen", "esc10-fast80", "esc10-fast160", "esc10-settled",
-                "esc10-settled80", "esc10-settled160", "esc10-fast-logmel", "esc10-band", "esc10-long", "esc10-long160", "esc10-augmented",
+ALL_DATASETS = ["toy", "esc10", "esc10-fast", "esc10-fast104", "esc10-band-pcen", "esc10-fast80", "esc10-fast160",
+                "esc10-settled", "esc10-settled80", "esc10-settled160", "esc10-fast-logmel", "esc10-band", "esc10-long",
+                "esc10-long160", "esc10-augmented",
                 "esc50", "esc50-augmented", "urbansound8k", "yornoise", "homburg", "gtzan", "ismir2004", "ballroom"]
 
 # dataset: (n_mels, n_fft, hop_length, first_frame, n_frames, delta, clip_seconds)
@@ -231,6 +232,7 @@ def test_the_pcen_entries_are_the_logmel_recipe_on_the_band_with_pcen(name, pcen
     ("esc10-long", "esc10-fast-logmel", 80), ("esc10-long160", "esc10-fast-logmel", 160),
     ("esc10-fast80", "esc10-band-pcen", 80), ("esc10-fast160", "esc10-band-pcen", 160),
     ("esc10-settled80", "esc10-settled", 80), ("esc10-settled160", "esc10-settled", 160),
+    ("esc10-fast104", "esc10-fast", 104),
 ])
 def test_longer_esc10_entries_change_only_the_epoch_budget(name, shorter, epochs):
     longer, fast = load_config(name), load_config(shorter)
