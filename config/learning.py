@@ -42,6 +42,11 @@ class ModelSettings:
     pooling : {'average', 'max', 'average+max'}
         How those frames are pooled (:mod:`mclnn.train.model.pooling`): their mean (the
         original work's), their maximum, or the sum of both.
+    interleave_blocks : bool
+        True runs the first MCLNN layer's mask over the feature blocks (the log-mel, its
+        delta, PCEN) band by band, so each hidden unit sees the same mel bands in every
+        block; False (the original work's) runs it over the blocks one after another, so a
+        unit sees a run of bands of one block.
     """
 
     hidden: tuple[int, ...] = (300,)
@@ -54,6 +59,7 @@ class ModelSettings:
     initializers: tuple[str, ...] = ("he_normal", "glorot_uniform", "glorot_uniform", "glorot_uniform")
     extra_frames: int = 40
     pooling: str = "average"
+    interleave_blocks: bool = False
 
     def __post_init__(self):
         layers = len(self.hidden)

@@ -6,6 +6,7 @@ from conftest import KERAS_BACKEND
 
 from mclnn.config import load_config
 from mclnn.errors import ParameterError
+from mclnn.train.model.kinds import model_kind
 from mclnn.train.model.layers import MaskedConditional, band_mask
 from mclnn.train.model.mclnn import build_model
 
@@ -41,11 +42,32 @@ def test_esc10_first_layer_mask():
     assert 1 - mask.mean() > 0.83  # mostly zeros
 
 
+@pytest.mark.parametrize("l, e, bw, ov, blocks", [(180, 300, 20, -5, 3), (120, 300, 20, -5, 2), (12, 7, 3, -1, 3)])
+def test_band_mask_over_blocks_runs_the_rule_band_by_band(l, e, bw, ov, blocks):
+    """Feature ``block * bands + band`` takes the row ``band * blocks + block`` of the rule's mask."""
+    bands = l // blocks
+    rule = slow_mask(l, e, bw, ov)
+    expected = np.stack([rule[band * blocks + block] for block in range(blocks) for band in range(bands)])
+    mask = band_mask(l, e, bandwidth=bw, overlap=ov, blocks=blocks)
+    np.testing.assert_array_equal(mask, expected)
+    assert mask.sum() == rule.sum()
+
+
+def test_band_mask_over_blocks_shows_a_unit_the_same_bands_in_every_block():
+    mask = band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3).reshape(3, 60, 300)
+    log_mel, delta, pcen = (set(np.flatnonzero(block[:, 0])) for block in mask)
+    assert log_mel == delta == set(range(7)) and pcen == set(range(6))
+    plain = band_mask(180, 300, bandwidth=20, overlap=-5).reshape(3, 60, 300)
+    assert [len(np.flatnonzero(block[:, 0])) for block in plain] == [20, 0, 0]
+
+
 def test_band_mask_rejects_impossible_bands():
     with pytest.raises(ParameterError, match="need bandwidth >= 1"):
         band_mask(10, 4, bandwidth=0, overlap=0)
     with pytest.raises(ParameterError, match="features \\+ bandwidth - overlap >= 1"):
         band_mask(10, 4, bandwidth=2, overlap=12)
+    with pytest.raises(ParameterError, match="mask blocks=3 for 10 features: need equal blocks"):
+        band_mask(10, 4, bandwidth=2, overlap=0, blocks=3)
 
 
 def reference_output(x, kernel, bias, mask, order):
@@ -87,11 +109,11 @@ def test_layer_uses_the_configured_initializer():
 
 def test_layer_config_round_trip():
     layer = MaskedConditional(7, 2, bandwidth=3, overlap=-1, masked=False, kernel_initializer="he_normal",
-                              compute="banded", name="mclnn_x")
+                              compute="banded", blocks=2, name="mclnn_x")
     again = MaskedConditional.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
-    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked, again.compute) == (
-        7, 2, 3, -1, False, "banded")
+    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked, again.compute, again.blocks) == (
+        7, 2, 3, -1, False, "banded", 2)
 
 
 def test_bad_layer_arguments():
@@ -115,6 +137,28 @@ def test_model_structure_and_save_load_round_trip(tmp_path, rng):
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(loaded.predict(segments, verbose=0), predictions)
+
+
+def test_interleaved_blocks_reach_the_first_layer_alone_and_survive_saving(tmp_path, rng):
+    config = load_config("esc10-fast", overrides=["model.interleave_blocks=true"])
+    model = model_kind(config).build(n_features=180, n_classes=10, seed=0)
+    first, second = model.get_layer("mclnn0"), model.get_layer("mclnn1")
+    assert (first.blocks, second.blocks) == (3, 1)
+    np.testing.assert_array_equal(np.asarray(first.mask), band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3))
+    segments = rng.standard_normal((2, *model.input_shape[1:])).astype(np.float32)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert loaded.get_layer("mclnn0").blocks == 3
+    np.testing.assert_array_equal(loaded.predict(segments, verbose=0), model.predict(segments, verbose=0))
+    plain = model_kind(load_config("esc10-fast")).build(n_features=180, n_classes=10, seed=0)
+    assert plain.get_layer("mclnn0").blocks == 1
+
+
+def test_interleaved_blocks_need_blocks():
+    config = load_config("toy", overrides=["features.delta=false", "model.interleave_blocks=true"])
+    with pytest.raises(ParameterError, match="model.interleave_blocks needs more than one block .* toy has the "
+                                             "log-mel alone: set features.delta or features.pcen"):
+        model_kind(config)
 
 
 def test_same_seed_same_weights():

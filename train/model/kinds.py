@@ -145,6 +145,7 @@ class MCLNNKind(ModelKind):
     """MCLNN, from the dataset's ``model`` and ``training`` settings."""
 
     settings: ModelSettings = field(default_factory=ModelSettings)
+    feature_blocks: int = 1
     segment_rule = "(2 * sum(order) + extra_frames + 1)"
     segment_remedy = "lower model.extra_frames or model.order"
 
@@ -153,9 +154,13 @@ class MCLNNKind(ModelKind):
         if hparams:
             raise ParameterError("--hparams sets the cnn and mlp baselines; set MCLNN's settings with "
                                  "--set model.NAME=VALUE or training.NAME=VALUE")
+        if config.model.interleave_blocks and config.features.feature_blocks == 1:
+            raise ParameterError(f"model.interleave_blocks needs more than one block of features a frame; "
+                                 f"{config.name} has the log-mel alone: set features.delta or features.pcen")
         training = config.training
         return cls(name, config.model.segment_frames, training.step, training.batch_size, training.learning_rate,
-                   training.mode, settings=config.model, **_recipe(training))
+                   training.mode, settings=config.model, feature_blocks=config.features.feature_blocks,
+                   **_recipe(training))
 
     @property
     def weights_suffix(self) -> str:
@@ -166,7 +171,8 @@ class MCLNNKind(ModelKind):
         return self.settings
 
     def build(self, *, n_features, n_classes, seed):
-        return build_model(self.settings, n_features=n_features, n_classes=n_classes, seed=seed)
+        return build_model(self.settings, n_features=n_features, n_classes=n_classes,
+                           feature_blocks=self.feature_blocks, seed=seed)
 
     def compile(self, model, *, jit_compile=False):
         # Adam's epsilon of the original code.

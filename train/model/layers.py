@@ -11,7 +11,7 @@ from mclnn.errors import ParameterError
 __all__ = ["MaskedConditional", "band_mask"]
 
 
-def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int) -> np.ndarray:
+def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int = 1) -> np.ndarray:
     """The binary mask of an MCLNN layer, exactly as in the original work.
 
     Start from a zero vector of length ``n_features * units``; for every ``g >= 0`` and
@@ -21,6 +21,11 @@ def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int) -> n
     next unit's band starts ``bandwidth - overlap`` features further on, wrapping into the
     next unit's column.
 
+    With ``blocks > 1`` the features are that many equal blocks of bands (the log-mel,
+    its delta, PCEN) and the rule runs over them band by band: band 0 of every block,
+    then band 1 of every block, and so on. A hidden unit then sees the same bands in
+    every block, instead of a run of one block (the original work's order).
+
     Parameters
     ----------
     n_features : int > 0
@@ -29,6 +34,8 @@ def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int) -> n
         Consecutive features each hidden unit sees.
     overlap : int
         Features shared by neighbouring units; negative leaves a gap.
+    blocks : int > 0
+        Equal blocks of bands the features are made of; it must divide ``n_features``.
 
     Returns
     -------
@@ -40,11 +47,16 @@ def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int) -> n
             f"mask bandwidth={bandwidth}, overlap={overlap} for {n_features} features: need bandwidth >= 1 "
             f"and features + bandwidth - overlap >= 1"
         )
+    if blocks < 1 or n_features % blocks:
+        raise ParameterError(f"mask blocks={blocks} for {n_features} features: need equal blocks, a divisor of "
+                             f"{n_features}")
     size = n_features * units
     positions = np.arange(bandwidth)[None, :] + stride * np.arange(-(-size // stride))[:, None]
     flat = np.zeros(size, dtype=np.float32)
     flat[positions[positions < size]] = 1.0
-    return flat.reshape(units, n_features).T
+    mask = flat.reshape(units, n_features).T
+    # Row band * blocks + block of the band-by-band order is feature block * bands + band.
+    return mask.reshape(n_features // blocks, blocks, units).transpose(1, 0, 2).reshape(n_features, units)
 
 
 @keras.saving.register_keras_serializable(package="mclnn")
@@ -73,13 +85,16 @@ class MaskedConditional(keras.layers.Layer):
         Frames on each side of the predicted frame.
     bandwidth, overlap : int
         The mask's band (ignored when ``masked=False``).
+    blocks : int > 0
+        Equal blocks of bands in the input; above 1 the mask runs over them band by band
+        (:func:`band_mask`).
     masked : bool
     kernel_initializer, bias_initializer : str or keras.initializers.Initializer
     compute : {'auto', 'dense', 'banded'}
     """
 
     def __init__(self, units, order, bandwidth=1, overlap=0, masked=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", compute="auto", **kwargs):
+                 bias_initializer="zeros", compute="auto", blocks=1, **kwargs):
         super().__init__(**kwargs)
         if units < 1 or order < 0:
             raise ParameterError(f"MaskedConditional needs units >= 1 and order >= 0, got units={units}, order={order}")
@@ -91,6 +106,7 @@ class MaskedConditional(keras.layers.Layer):
         self.bandwidth = int(bandwidth)
         self.overlap = int(overlap)
         self.masked = bool(masked)
+        self.blocks = int(blocks)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.input_spec = keras.layers.InputSpec(ndim=3)
@@ -100,7 +116,8 @@ class MaskedConditional(keras.layers.Layer):
         self.kernel = self.add_weight(name="kernel", shape=(2 * self.order + 1, n_features, self.units),
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
-        mask = (band_mask(n_features, self.units, bandwidth=self.bandwidth, overlap=self.overlap) if self.masked
+        mask = (band_mask(n_features, self.units, bandwidth=self.bandwidth, overlap=self.overlap, blocks=self.blocks)
+                if self.masked
                 else np.ones((n_features, self.units), dtype=np.float32))
         # The mask follows from the configuration, so it is rebuilt here rather than saved as a weight.
         self.mask = ops.convert_to_tensor(mask)
@@ -130,6 +147,7 @@ class MaskedConditional(keras.layers.Layer):
             "bandwidth": self.bandwidth,
             "overlap": self.overlap,
             "masked": self.masked,
+            "blocks": self.blocks,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "compute": self.compute,

@@ -38,8 +38,8 @@ class PerSegment(keras.layers.Wrapper):
         return (*input_shape[:2], *self.layer.compute_output_shape((None, *input_shape[2:]))[1:])
 
 
-def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, seed: int | None = None,
-                compute: str = "auto") -> keras.Model:
+def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, feature_blocks: int = 1,
+                seed: int | None = None, compute: str = "auto") -> keras.Model:
     """A fresh, uncompiled MCLNN model for segments of ``settings.segment_frames`` frames.
 
     Per MCLNN layer: dropout on its input, :class:`MaskedConditional`, PReLU. Then
@@ -54,6 +54,9 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
     n_features : int
         Features per frame.
     n_classes : int
+    feature_blocks : int
+        Equal blocks of bands per frame; the first MCLNN layer's mask runs over them band
+        by band when ``settings.interleave_blocks`` is set.
     seed : int, optional
         Seeds the initializers and dropout.
     compute : {'auto', 'dense', 'banded'}
@@ -73,6 +76,7 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, see
             keras.layers.Dropout(next(dropouts), seed=next(seeds), name=f"dropout{index}"),
             MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked, compute=compute,
                               kernel_initializer=_seeded(settings.initializers[index], next(seeds)),
+                              blocks=feature_blocks if settings.interleave_blocks and index == 0 else 1,
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
         ]
