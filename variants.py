@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping
 
 from mclnn.errors import ParameterError
 
-__all__ = ["FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "POOLINGS", "Registry", "SCHEDULES", "TRAINING_MODES"]
+__all__ = ["BLOCK_MASKS", "FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "POOLINGS", "Registry", "SCHEDULES", "TRAINING_MODES"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,14 @@ POOLINGS = Registry("model.pooling", {
     "average": "keras.layers:GlobalAveragePooling1D",
     "max": "keras.layers:GlobalMaxPooling1D",
     "average+max": "mclnn.train.model.pooling:AverageMaxPooling1D",
+})
+
+#: ``model.block_mask``: how the first MCLNN layer's mask meets the blocks of a frame (the log-mel, its delta,
+#: PCEN) (:func:`mclnn.train.model.layers.band_mask`).
+BLOCK_MASKS = Registry("model.block_mask", {
+    "across": "mclnn.train.model.layers:mask_across_blocks",
+    "interleaved": "mclnn.train.model.layers:mask_interleaved_blocks",
+    "within": "mclnn.train.model.layers:mask_within_blocks",
 })
 
 #: ``features.preset``: how a clip's features are computed (:mod:`mclnn.preprocess.feature_presets`).

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mclnn.config.checks import check_choice, check_positive
 from mclnn.errors import ParameterError
-from mclnn.variants import MONITORS, POOLINGS, SCHEDULES, TRAINING_MODES
+from mclnn.variants import BLOCK_MASKS, MONITORS, POOLINGS, SCHEDULES, TRAINING_MODES
 
 __all__ = ["ModelSettings", "TrainingSettings"]
 
@@ -42,11 +42,14 @@ class ModelSettings:
     pooling : {'average', 'max', 'average+max'}
         How those frames are pooled (:mod:`mclnn.train.model.pooling`): their mean (the
         original work's), their maximum, or the sum of both.
-    interleave_blocks : bool
-        True runs the first MCLNN layer's mask over the feature blocks (the log-mel, its
-        delta, PCEN) band by band, so each hidden unit sees the same mel bands in every
-        block; False (the original work's) runs it over the blocks one after another, so a
-        unit sees a run of bands of one block.
+    block_mask : {'across', 'interleaved', 'within'}
+        How the first MCLNN layer's mask meets the blocks of a frame (the log-mel, its
+        delta, PCEN; :func:`mclnn.train.model.layers.band_mask`): ``across`` (the original
+        work's) runs it over the blocks one after another, so a unit sees a run of bands
+        of one block, or of two where its band straddles them; ``interleaved`` runs it
+        band by band, so a unit sees the same mel bands in every block; ``within`` gives
+        each block its own mask over a third of the units (with three blocks), so every
+        band lies inside one block.
     """
 
     hidden: tuple[int, ...] = (300,)
@@ -59,7 +62,7 @@ class ModelSettings:
     initializers: tuple[str, ...] = ("he_normal", "glorot_uniform", "glorot_uniform", "glorot_uniform")
     extra_frames: int = 40
     pooling: str = "average"
-    interleave_blocks: bool = False
+    block_mask: str = "across"
 
     def __post_init__(self):
         layers = len(self.hidden)
@@ -88,6 +91,7 @@ class ModelSettings:
         if self.extra_frames < 0:
             raise ParameterError(f"model.extra_frames must be >= 0, got {self.extra_frames}")
         POOLINGS.check(self.pooling)
+        BLOCK_MASKS.check(self.block_mask)
 
     @property
     def layer_masked(self) -> tuple[bool, ...]:

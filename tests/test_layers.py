@@ -48,13 +48,44 @@ def test_band_mask_over_blocks_runs_the_rule_band_by_band(l, e, bw, ov, blocks):
     bands = l // blocks
     rule = slow_mask(l, e, bw, ov)
     expected = np.stack([rule[band * blocks + block] for block in range(blocks) for band in range(bands)])
-    mask = band_mask(l, e, bandwidth=bw, overlap=ov, blocks=blocks)
+    mask = band_mask(l, e, bandwidth=bw, overlap=ov, blocks=blocks, block_mask="interleaved")
     np.testing.assert_array_equal(mask, expected)
     assert mask.sum() == rule.sum()
 
 
+@pytest.mark.parametrize("l, e, bw, ov, blocks", [(180, 300, 20, -5, 3), (120, 301, 20, -5, 2), (12, 7, 3, -1, 3)])
+def test_band_mask_within_blocks_runs_the_rule_inside_each_block(l, e, bw, ov, blocks):
+    """Block b's features and the b-th equal share of the units (the first shares one larger) take the rule's
+    mask for one block; everything else is zero."""
+    bands = l // blocks
+    shares = [e // blocks + (b < e % blocks) for b in range(blocks)]
+    expected = np.zeros((l, e))
+    column = 0
+    for block, share in enumerate(shares):
+        expected[block * bands:(block + 1) * bands, column:column + share] = slow_mask(bands, share, bw, ov)
+        column += share
+    np.testing.assert_array_equal(band_mask(l, e, bandwidth=bw, overlap=ov, blocks=blocks, block_mask="within"),
+                                  expected)
+
+
+def test_only_within_keeps_every_band_inside_one_block():
+    def straddling(mask):
+        return sum(len({row // 60 for row in np.flatnonzero(mask[:, unit])}) > 1 for unit in range(300))
+    across = band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3)
+    within = band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3, block_mask="within")
+    assert straddling(across) == 44 and straddling(within) == 0
+    assert [int(within[block * 60:(block + 1) * 60].any(axis=0).sum()) for block in range(3)] == [int(
+        within[:60, :100].any(axis=0).sum())] * 3
+
+
+@pytest.mark.parametrize("block_mask", ["across", "interleaved", "within"])
+def test_with_one_block_every_block_mask_is_the_rule(block_mask):
+    np.testing.assert_array_equal(band_mask(120, 300, bandwidth=20, overlap=-5, block_mask=block_mask),
+                                  slow_mask(120, 300, 20, -5))
+
+
 def test_band_mask_over_blocks_shows_a_unit_the_same_bands_in_every_block():
-    mask = band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3).reshape(3, 60, 300)
+    mask = band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3, block_mask="interleaved").reshape(3, 60, 300)
     log_mel, delta, pcen = (set(np.flatnonzero(block[:, 0])) for block in mask)
     assert log_mel == delta == set(range(7)) and pcen == set(range(6))
     plain = band_mask(180, 300, bandwidth=20, overlap=-5).reshape(3, 60, 300)
@@ -68,6 +99,8 @@ def test_band_mask_rejects_impossible_bands():
         band_mask(10, 4, bandwidth=2, overlap=12)
     with pytest.raises(ParameterError, match="mask blocks=3 for 10 features: need equal blocks"):
         band_mask(10, 4, bandwidth=2, overlap=0, blocks=3)
+    with pytest.raises(ParameterError, match="model.block_mask must be one of across, interleaved, within; got 'x'"):
+        band_mask(10, 4, bandwidth=2, overlap=0, block_mask="x")
 
 
 def reference_output(x, kernel, bias, mask, order):
@@ -109,11 +142,13 @@ def test_layer_uses_the_configured_initializer():
 
 def test_layer_config_round_trip():
     layer = MaskedConditional(7, 2, bandwidth=3, overlap=-1, masked=False, kernel_initializer="he_normal",
-                              compute="banded", blocks=2, name="mclnn_x")
+                              compute="banded", blocks=2, block_mask="within", name="mclnn_x")
     again = MaskedConditional.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()
-    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked, again.compute, again.blocks) == (
-        7, 2, 3, -1, False, "banded", 2)
+    assert (again.units, again.order, again.bandwidth, again.overlap, again.masked, again.compute, again.blocks,
+            again.block_mask) == (7, 2, 3, -1, False, "banded", 2, "within")
+    saved_before_block_mask = {key: value for key, value in layer.get_config().items() if key != "block_mask"}
+    assert MaskedConditional.from_config(saved_before_block_mask).block_mask == "interleaved"
 
 
 def test_bad_layer_arguments():
@@ -139,26 +174,31 @@ def test_model_structure_and_save_load_round_trip(tmp_path, rng):
     np.testing.assert_array_equal(loaded.predict(segments, verbose=0), predictions)
 
 
-def test_interleaved_blocks_reach_the_first_layer_alone_and_survive_saving(tmp_path, rng):
-    config = load_config("esc10-fast", overrides=["model.interleave_blocks=true"])
+@pytest.mark.parametrize("block_mask", ["interleaved", "within"])
+def test_block_masks_reach_the_first_layer_alone_and_survive_saving(tmp_path, rng, block_mask):
+    config = load_config("esc10-fast", overrides=[f"model.block_mask={block_mask}"])
     model = model_kind(config).build(n_features=180, n_classes=10, seed=0)
     first, second = model.get_layer("mclnn0"), model.get_layer("mclnn1")
-    assert (first.blocks, second.blocks) == (3, 1)
-    np.testing.assert_array_equal(np.asarray(first.mask), band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3))
+    assert (first.blocks, second.blocks, first.block_mask) == (3, 1, block_mask)
+    np.testing.assert_array_equal(np.asarray(first.mask), band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3,
+                                                                     block_mask=block_mask))
     segments = rng.standard_normal((2, *model.input_shape[1:])).astype(np.float32)
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
-    assert loaded.get_layer("mclnn0").blocks == 3
+    assert (loaded.get_layer("mclnn0").blocks, loaded.get_layer("mclnn0").block_mask) == (3, block_mask)
     np.testing.assert_array_equal(loaded.predict(segments, verbose=0), model.predict(segments, verbose=0))
     plain = model_kind(load_config("esc10-fast")).build(n_features=180, n_classes=10, seed=0)
     assert plain.get_layer("mclnn0").blocks == 1
 
 
-def test_interleaved_blocks_need_blocks():
-    config = load_config("toy", overrides=["features.delta=false", "model.interleave_blocks=true"])
-    with pytest.raises(ParameterError, match="model.interleave_blocks needs more than one block .* toy has the "
+def test_block_masks_need_blocks():
+    config = load_config("toy", overrides=["features.delta=false", "model.block_mask=within"])
+    with pytest.raises(ParameterError, match="model.block_mask=within needs more than one block .* toy has the "
                                              "log-mel alone: set features.delta or features.pcen"):
         model_kind(config)
+    with pytest.raises(ParameterError, match="model.block_mask must be one of across, interleaved, within; "
+                                             "got 'inside'"):
+        load_config("toy", overrides=["model.block_mask=inside"])
 
 
 def test_same_seed_same_weights():

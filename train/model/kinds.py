@@ -154,9 +154,9 @@ class MCLNNKind(ModelKind):
         if hparams:
             raise ParameterError("--hparams sets the cnn and mlp baselines; set MCLNN's settings with "
                                  "--set model.NAME=VALUE or training.NAME=VALUE")
-        if config.model.interleave_blocks and config.features.feature_blocks == 1:
-            raise ParameterError(f"model.interleave_blocks needs more than one block of features a frame; "
-                                 f"{config.name} has the log-mel alone: set features.delta or features.pcen")
+        if config.model.block_mask != "across" and config.features.feature_blocks == 1:
+            raise ParameterError(f"model.block_mask={config.model.block_mask} needs more than one block of features "
+                                 f"a frame; {config.name} has the log-mel alone: set features.delta or features.pcen")
         training = config.training
         return cls(name, config.model.segment_frames, training.step, training.batch_size, training.learning_rate,
                    training.mode, settings=config.model, feature_blocks=config.features.feature_blocks,

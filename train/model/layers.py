@@ -7,24 +7,30 @@ import numpy as np
 from keras import ops
 
 from mclnn.errors import ParameterError
+from mclnn.variants import BLOCK_MASKS
 
-__all__ = ["MaskedConditional", "band_mask"]
+__all__ = ["MaskedConditional", "band_mask", "mask_across_blocks", "mask_interleaved_blocks", "mask_within_blocks"]
 
 
-def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int = 1) -> np.ndarray:
-    """The binary mask of an MCLNN layer, exactly as in the original work.
+def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int = 1,
+              block_mask: str = "across") -> np.ndarray:
+    """The binary mask of an MCLNN layer: the original work's rule, laid over ``blocks`` blocks of bands.
 
-    Start from a zero vector of length ``n_features * units``; for every ``g >= 0`` and
-    ``a = 0 .. bandwidth - 1`` set position ``a + g * (n_features + bandwidth - overlap)``
-    to 1 when it lies inside the vector; reshape column-major into
-    ``[n_features, units]``. Hidden unit 0 sees features ``0 .. bandwidth - 1`` and each
-    next unit's band starts ``bandwidth - overlap`` features further on, wrapping into the
-    next unit's column.
+    The original rule: start from a zero vector of length ``n_features * units``; for
+    every ``g >= 0`` and ``a = 0 .. bandwidth - 1`` set position
+    ``a + g * (n_features + bandwidth - overlap)`` to 1 when it lies inside the vector;
+    reshape column-major into ``[n_features, units]``. Hidden unit 0 sees features
+    ``0 .. bandwidth - 1`` and each next unit's band starts ``bandwidth - overlap``
+    features further on, wrapping into the next unit's column.
 
-    With ``blocks > 1`` the features are that many equal blocks of bands (the log-mel,
-    its delta, PCEN) and the rule runs over them band by band: band 0 of every block,
-    then band 1 of every block, and so on. A hidden unit then sees the same bands in
-    every block, instead of a run of one block (the original work's order).
+    When the features are ``blocks`` equal blocks of bands (the log-mel, its delta,
+    PCEN), ``block_mask`` (:data:`mclnn.variants.BLOCK_MASKS`) says how the rule meets
+    them: ``across`` runs it over the features as they come (the original work's; a band
+    may straddle two blocks); ``interleaved`` runs it band by band (band 0 of every
+    block, band 1 of every block, ...), so a hidden unit sees the same bands in every
+    block; ``within`` gives each block the rule of its own over an equal share of the
+    hidden units (a block-diagonal mask), so every band lies inside one block. With one
+    block all three are the original rule.
 
     Parameters
     ----------
@@ -36,27 +42,49 @@ def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int, bloc
         Features shared by neighbouring units; negative leaves a gap.
     blocks : int > 0
         Equal blocks of bands the features are made of; it must divide ``n_features``.
+    block_mask : {'across', 'interleaved', 'within'}
 
     Returns
     -------
     np.ndarray [shape=(n_features, units), dtype=float32]
     """
+    if blocks < 1 or n_features % blocks:
+        raise ParameterError(f"mask blocks={blocks} for {n_features} features: need equal blocks, a divisor of "
+                             f"{n_features}")
+    return BLOCK_MASKS.load(block_mask)(n_features, units, bandwidth=bandwidth, overlap=overlap, blocks=blocks)
+
+
+def mask_across_blocks(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int) -> np.ndarray:
+    """The original rule over the features as they come, whatever the blocks (:func:`band_mask`)."""
     stride = n_features + bandwidth - overlap
     if bandwidth < 1 or stride < 1:
         raise ParameterError(
             f"mask bandwidth={bandwidth}, overlap={overlap} for {n_features} features: need bandwidth >= 1 "
             f"and features + bandwidth - overlap >= 1"
         )
-    if blocks < 1 or n_features % blocks:
-        raise ParameterError(f"mask blocks={blocks} for {n_features} features: need equal blocks, a divisor of "
-                             f"{n_features}")
     size = n_features * units
     positions = np.arange(bandwidth)[None, :] + stride * np.arange(-(-size // stride))[:, None]
     flat = np.zeros(size, dtype=np.float32)
     flat[positions[positions < size]] = 1.0
-    mask = flat.reshape(units, n_features).T
+    return flat.reshape(units, n_features).T
+
+
+def mask_interleaved_blocks(n_features: int, units: int, *, bandwidth: int, overlap: int,
+                            blocks: int) -> np.ndarray:
+    """The original rule over the blocks band by band (:func:`band_mask`)."""
+    mask = mask_across_blocks(n_features, units, bandwidth=bandwidth, overlap=overlap, blocks=blocks)
     # Row band * blocks + block of the band-by-band order is feature block * bands + band.
     return mask.reshape(n_features // blocks, blocks, units).transpose(1, 0, 2).reshape(n_features, units)
+
+
+def mask_within_blocks(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int) -> np.ndarray:
+    """The original rule inside each block, over an equal share of the units (:func:`band_mask`)."""
+    bands = n_features // blocks
+    mask = np.zeros((n_features, units), dtype=np.float32)
+    for block, share in enumerate(np.array_split(np.arange(units), blocks)):
+        mask[block * bands:(block + 1) * bands, share] = mask_across_blocks(
+            bands, len(share), bandwidth=bandwidth, overlap=overlap, blocks=1)
+    return mask
 
 
 @keras.saving.register_keras_serializable(package="mclnn")
@@ -86,15 +114,19 @@ class MaskedConditional(keras.layers.Layer):
     bandwidth, overlap : int
         The mask's band (ignored when ``masked=False``).
     blocks : int > 0
-        Equal blocks of bands in the input; above 1 the mask runs over them band by band
-        (:func:`band_mask`).
+        Equal blocks of bands in the input.
+    block_mask : {'interleaved', 'across', 'within'}
+        How the mask meets the blocks when there are several (:func:`band_mask`);
+        ``interleaved``, the first rule the layer had, is the default so that models
+        saved before the others existed load as they were saved.
     masked : bool
     kernel_initializer, bias_initializer : str or keras.initializers.Initializer
     compute : {'auto', 'dense', 'banded'}
     """
 
     def __init__(self, units, order, bandwidth=1, overlap=0, masked=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", compute="auto", blocks=1, **kwargs):
+                 bias_initializer="zeros", compute="auto", blocks=1,
+                 block_mask="interleaved", **kwargs):
         super().__init__(**kwargs)
         if units < 1 or order < 0:
             raise ParameterError(f"MaskedConditional needs units >= 1 and order >= 0, got units={units}, order={order}")
@@ -107,6 +139,8 @@ class MaskedConditional(keras.layers.Layer):
         self.overlap = int(overlap)
         self.masked = bool(masked)
         self.blocks = int(blocks)
+        BLOCK_MASKS.check(block_mask)
+        self.block_mask = block_mask
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.input_spec = keras.layers.InputSpec(ndim=3)
@@ -116,7 +150,8 @@ class MaskedConditional(keras.layers.Layer):
         self.kernel = self.add_weight(name="kernel", shape=(2 * self.order + 1, n_features, self.units),
                                       initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
-        mask = (band_mask(n_features, self.units, bandwidth=self.bandwidth, overlap=self.overlap, blocks=self.blocks)
+        mask = (band_mask(n_features, self.units, bandwidth=self.bandwidth, overlap=self.overlap, blocks=self.blocks,
+                           block_mask=self.block_mask)
                 if self.masked
                 else np.ones((n_features, self.units), dtype=np.float32))
         # The mask follows from the configuration, so it is rebuilt here rather than saved as a weight.
@@ -148,6 +183,7 @@ class MaskedConditional(keras.layers.Layer):
             "overlap": self.overlap,
             "masked": self.masked,
             "blocks": self.blocks,
+            "block_mask": self.block_mask,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
             "compute": self.compute,

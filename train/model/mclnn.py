@@ -55,8 +55,8 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, fea
         Features per frame.
     n_classes : int
     feature_blocks : int
-        Equal blocks of bands per frame; the first MCLNN layer's mask runs over them band
-        by band when ``settings.interleave_blocks`` is set.
+        Equal blocks of bands per frame; the first MCLNN layer's mask meets them as
+        ``settings.block_mask`` says.
     seed : int, optional
         Seeds the initializers and dropout.
     compute : {'auto', 'dense', 'banded'}
@@ -76,7 +76,8 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, fea
             keras.layers.Dropout(next(dropouts), seed=next(seeds), name=f"dropout{index}"),
             MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked, compute=compute,
                               kernel_initializer=_seeded(settings.initializers[index], next(seeds)),
-                              blocks=feature_blocks if settings.interleave_blocks and index == 0 else 1,
+                              blocks=feature_blocks if settings.block_mask != "across" and index == 0 else 1,
+                              block_mask=settings.block_mask,
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
         ]
