@@ -179,7 +179,7 @@ def test_block_masks_reach_the_first_layer_alone_and_survive_saving(tmp_path, rn
     config = load_config("esc10-fast", overrides=[f"model.block_mask={block_mask}"])
     model = model_kind(config).build(n_features=180, n_classes=10, seed=0)
     first, second = model.get_layer("mclnn0"), model.get_layer("mclnn1")
-    assert (first.blocks, second.blocks, first.block_mask) == (3, 1, block_mask)
+    assert (first.blocks, first.block_mask, second.blocks, second.block_mask) == (3, block_mask, 1, "across")
     np.testing.assert_array_equal(np.asarray(first.mask), band_mask(180, 300, bandwidth=20, overlap=-5, blocks=3,
                                                                      block_mask=block_mask))
     segments = rng.standard_normal((2, *model.input_shape[1:])).astype(np.float32)
@@ -188,7 +188,9 @@ def test_block_masks_reach_the_first_layer_alone_and_survive_saving(tmp_path, rn
     assert (loaded.get_layer("mclnn0").blocks, loaded.get_layer("mclnn0").block_mask) == (3, block_mask)
     np.testing.assert_array_equal(loaded.predict(segments, verbose=0), model.predict(segments, verbose=0))
     plain = model_kind(load_config("esc10-fast")).build(n_features=180, n_classes=10, seed=0)
-    assert plain.get_layer("mclnn0").blocks == 1
+    assert (plain.get_layer("mclnn0").blocks, plain.get_layer("mclnn0").block_mask) == (3, "across")
+    np.testing.assert_array_equal(np.asarray(plain.get_layer("mclnn0").mask),
+                                  band_mask(180, 300, bandwidth=20, overlap=-5))
 
 
 def test_block_masks_need_blocks():

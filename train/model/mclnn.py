@@ -76,8 +76,9 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, fea
             keras.layers.Dropout(next(dropouts), seed=next(seeds), name=f"dropout{index}"),
             MaskedConditional(units, order, bandwidth=bandwidth, overlap=overlap, masked=masked, compute=compute,
                               kernel_initializer=_seeded(settings.initializers[index], next(seeds)),
-                              blocks=feature_blocks if settings.block_mask != "across" and index == 0 else 1,
-                              block_mask=settings.block_mask,
+                              # Only the first layer sees the feature blocks; later layers see hidden units.
+                              blocks=feature_blocks if index == 0 else 1,
+                              block_mask=settings.block_mask if index == 0 else "across",
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
         ]
