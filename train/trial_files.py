@@ -282,6 +282,7 @@ class TrialReport:
     evaluated : str
         When it was scored (ISO 8601, UTC).
     evaluate_seconds : float
+        Seconds spent loading the kept model and scoring the evaluated clips (training not included).
     ran_on : str
         The machine and process that ran it.
     evaluated_on : {'test', 'validation'}

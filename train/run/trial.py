@@ -73,7 +73,6 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
     DatasetError, ParameterError
         With ``evaluate_only``: no model of these settings to evaluate.
     """
-    started = time.perf_counter()
     clips = TrialClips(dataset, entry, out_dir=out_dir, segment_frames=kind.segment_frames, remedy=kind.segment_remedy)
     evaluated = clips.clips(evaluate_on)
     if evaluate_only:
@@ -88,6 +87,7 @@ def run_trial(config: DatasetConfig, kind: ModelKind, scorer: Scorer, dataset: D
                             augmentation=augmentation, train_clips=clips.clips("train"),
                             validation_clips=clips.clips("validation"), paths=paths, run_hash=run_hash,
                             model_hash=model_hash, progress=progress)
+    started = time.perf_counter()
     model = load_saved_model(paths.model, remedy=f"run cv-train again without --evaluate-only to retrain trial "
                                                   f"{entry['trial']}")
     evaluation = evaluate_model(model, scorer, evaluated, filenames=dataset.filenames,
