@@ -15,7 +15,8 @@ from typing import Any, Iterator, Mapping
 
 from mclnn.errors import ParameterError
 
-__all__ = ["BLOCK_MASKS", "FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "POOLINGS", "Registry", "SCHEDULES", "TRAINING_MODES"]
+__all__ = ["BLOCK_MASKS", "FEATURE_PRESETS", "MODEL_KINDS", "MONITORS", "ORIGINAL_BLOCK_MASK", "POOLINGS", "Registry",
+           "SCHEDULES", "TRAINING_MODES"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ BLOCK_MASKS = Registry("model.block_mask", {
     "interleaved": "mclnn.train.model.layers:mask_interleaved_blocks",
     "within": "mclnn.train.model.layers:mask_within_blocks",
 })
+#: The original work's rule, the default; the only one a layer without blocks of features can use.
+ORIGINAL_BLOCK_MASK = "across"
 
 #: ``features.preset``: how a clip's features are computed (:mod:`mclnn.preprocess.feature_presets`).
 FEATURE_PRESETS = Registry("features.preset", {

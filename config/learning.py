@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mclnn.config.checks import check_choice, check_positive
 from mclnn.errors import ParameterError
-from mclnn.variants import BLOCK_MASKS, MONITORS, POOLINGS, SCHEDULES, TRAINING_MODES
+from mclnn.variants import BLOCK_MASKS, MONITORS, ORIGINAL_BLOCK_MASK, POOLINGS, SCHEDULES, TRAINING_MODES
 
 __all__ = ["ModelSettings", "TrainingSettings"]
 
@@ -62,7 +62,7 @@ class ModelSettings:
     initializers: tuple[str, ...] = ("he_normal", "glorot_uniform", "glorot_uniform", "glorot_uniform")
     extra_frames: int = 40
     pooling: str = "average"
-    block_mask: str = "across"
+    block_mask: str = ORIGINAL_BLOCK_MASK
 
     def __post_init__(self):
         layers = len(self.hidden)

@@ -23,7 +23,7 @@ from mclnn.train.model.layer_pictures import save_layer_pictures
 from mclnn.train.model.mclnn import build_model, clip_segment_probabilities, predict_padded, scoring_model
 from mclnn.train.model.training_modes import SegmentSizes, TrainingMode
 from mclnn.train.trial_files import ScoringRecord
-from mclnn.variants import MODEL_KINDS, TRAINING_MODES
+from mclnn.variants import MODEL_KINDS, ORIGINAL_BLOCK_MASK, TRAINING_MODES
 
 __all__ = ["BaselineKind", "CNNKind", "MCLNNKind", "MLPKind", "ModelKind", "model_kind"]
 
@@ -154,7 +154,7 @@ class MCLNNKind(ModelKind):
         if hparams:
             raise ParameterError("--hparams sets the cnn and mlp baselines; set MCLNN's settings with "
                                  "--set model.NAME=VALUE or training.NAME=VALUE")
-        if config.model.block_mask != "across" and config.features.feature_blocks == 1:
+        if config.model.block_mask != ORIGINAL_BLOCK_MASK and config.features.feature_blocks == 1:
             raise ParameterError(f"model.block_mask={config.model.block_mask} needs more than one block of features "
                                  f"a frame; {config.name} has the log-mel alone: set features.delta or features.pcen")
         training = config.training

@@ -7,13 +7,13 @@ import numpy as np
 from keras import ops
 
 from mclnn.errors import ParameterError
-from mclnn.variants import BLOCK_MASKS
+from mclnn.variants import BLOCK_MASKS, ORIGINAL_BLOCK_MASK
 
 __all__ = ["MaskedConditional", "band_mask", "mask_across_blocks", "mask_interleaved_blocks", "mask_within_blocks"]
 
 
 def band_mask(n_features: int, units: int, *, bandwidth: int, overlap: int, blocks: int = 1,
-              block_mask: str = "across") -> np.ndarray:
+              block_mask: str = ORIGINAL_BLOCK_MASK) -> np.ndarray:
     """The binary mask of an MCLNN layer: the original work's rule, laid over ``blocks`` blocks of bands.
 
     The original rule: start from a zero vector of length ``n_features * units``; for

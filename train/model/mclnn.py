@@ -10,6 +10,7 @@ from mclnn.config import ModelSettings
 from mclnn.train.model.layers import MaskedConditional
 from mclnn.train.model.pooling import global_pooling, segment_pooling, windowed_pooling
 from mclnn.train.clips.segments import INFERENCE_CLIPS
+from mclnn.variants import ORIGINAL_BLOCK_MASK
 
 __all__ = ["PerSegment", "build_model", "clip_model", "clip_segment_probabilities", "predict_padded", "scoring_model",
            "segment_model"]
@@ -78,7 +79,7 @@ def build_model(settings: ModelSettings, *, n_features: int, n_classes: int, fea
                               kernel_initializer=_seeded(settings.initializers[index], next(seeds)),
                               # Only the first layer sees the feature blocks; later layers see hidden units.
                               blocks=feature_blocks if index == 0 else 1,
-                              block_mask=settings.block_mask if index == 0 else "across",
+                              block_mask=settings.block_mask if index == 0 else ORIGINAL_BLOCK_MASK,
                               name=f"{'mclnn' if masked else 'clnn'}{index}"),
             keras.layers.PReLU(shared_axes=[1], name=f"prelu{index}"),
         ]
