@@ -15,7 +15,7 @@ from mclnn.train.trial_files import ModelInfo, TrialPaths, TrialReport, recorded
 
 
 def test_a_trial_scores_its_test_fold_and_writes_its_folder(toy_folds, tmp_path, monkeypatch):
-    # Training takes an hour on a clock that only the trial's timers read: evaluate_seconds must leave it out.
+    # The clock jumps an hour when training returns, so evaluate_seconds under an hour leaves the training out.
     hours, real_clock, train = [0.0], time.perf_counter, trial_module.train_trial
     monkeypatch.setattr(trial_module.time, "perf_counter", lambda: real_clock() + hours[0])
 
